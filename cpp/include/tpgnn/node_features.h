@@ -1,0 +1,99 @@
+/*!
+ * \file tpgnn/node_features.h
+ * \brief The numeric feature layout of a program-graph node.
+ *
+ * The layout is part of the model's contract: a checkpoint stores the feature names and is
+ * refused when they differ from the running extension's, so any change here must append or
+ * rename columns deliberately (and bump nothing silently).
+ */
+#ifndef TPGNN_NODE_FEATURES_H_
+#define TPGNN_NODE_FEATURES_H_
+
+#include <cmath>
+#include <cstdint>
+
+namespace tpgnn {
+
+/*! \brief Column indices of `node_features`; `kNumNodeFeatures` is F. */
+enum NodeFeature : int32_t {
+  kIsConst = 0,          // 1 for ir.IntImm / ir.FloatImm
+  kConstValue,           // SignedLog(value) of an IntImm / FloatImm
+  kLoopExtent,           // SignedLog(extent) of a tirx.For whose extent is a constant
+  kForSerial,            // For.kind one-hot: 0 serial
+  kForParallel,          //   1 parallel
+  kForVectorized,        //   2 vectorized
+  kForUnrolled,          //   3 unrolled
+  kForThreadBinding,     //   4 thread binding
+  kDtypeBits,            // bits of a DataType field (e.g. ir.PrimType.dtype)
+  kDtypeLanes,           // SignedLog(lanes) of that DataType
+  kDtypeInt,             // DataType code one-hot: int
+  kDtypeUInt,            //   uint (bool included)
+  kDtypeFloat,           //   float / bfloat
+  kDtypeOther,           //   handle and anything else
+  kIterSpatial,          // IterVar.iter_type one-hot: data parallel (0)
+  kIterReduce,           //   commutative reduce (2)
+  kIterOther,            //   any other iter type
+  kUnrollMaxStep,        // SignedLog of pragma_auto_unroll_max_step / meta_schedule.unroll_*
+  kUnrollExplicit,       // pragma_unroll_explicit value, or 1 for meta_schedule.unroll_explicit
+  kVectorizeAnnotation,  // SignedLog of meta_schedule.vectorize
+  kParallelAnnotation,   // SignedLog of meta_schedule.parallel
+  kScopeGlobal,          // storage_scope string: "global"
+  kScopeLocal,           //   "local*"
+  kScopeShared,          //   "shared*"
+  kOtherInt,             // SignedLog of the sum of the node's other integer scalar fields
+  kOtherBool,            // number of the node's other boolean scalar fields that are true
+  kNumElements,          // SignedLog(size) of a container (ffi.Array, ffi.Map, ffi.Shape)
+  kNumNodeFeatures
+};
+
+/*! \brief Names of the columns, in order; exported so Python and checkpoints can check them. */
+inline constexpr const char* kNodeFeatureNames[kNumNodeFeatures] = {"is_const",
+                                                                    "const_value",
+                                                                    "loop_extent",
+                                                                    "for_serial",
+                                                                    "for_parallel",
+                                                                    "for_vectorized",
+                                                                    "for_unrolled",
+                                                                    "for_thread_binding",
+                                                                    "dtype_bits",
+                                                                    "dtype_lanes",
+                                                                    "dtype_int",
+                                                                    "dtype_uint",
+                                                                    "dtype_float",
+                                                                    "dtype_other",
+                                                                    "iter_spatial",
+                                                                    "iter_reduce",
+                                                                    "iter_other",
+                                                                    "unroll_max_step",
+                                                                    "unroll_explicit",
+                                                                    "vectorize_annotation",
+                                                                    "parallel_annotation",
+                                                                    "scope_global",
+                                                                    "scope_local",
+                                                                    "scope_shared",
+                                                                    "other_int",
+                                                                    "other_bool",
+                                                                    "num_elements"};
+
+/*! \brief Edge kinds of the graph; the value is what `edge_type` holds. */
+enum EdgeType : int64_t {
+  kParentToChild = 0,  // AST edge, from a node to each object it references
+  kChildToParent = 1,  // the same edge reversed
+  kDefUse = 2,         // from the node binding a variable to each node using it
+  kNumEdgeTypes
+};
+
+inline constexpr const char* kEdgeTypeNames[kNumEdgeTypes] = {"parent_to_child", "child_to_parent",
+                                                              "def_use"};
+
+/*!
+ * \brief Sign-preserving log transform, so that 1 and 1e9 both land in a small range.
+ * \return sign(x) * log1p(|x|)
+ */
+inline float SignedLog(double x) {
+  return static_cast<float>(x < 0 ? -std::log1p(-x) : std::log1p(x));
+}
+
+}  // namespace tpgnn
+
+#endif  // TPGNN_NODE_FEATURES_H_
