@@ -1,0 +1,95 @@
+"""The collection loop on a tiny matmul: counts, format, resume without re-measuring."""
+
+from __future__ import annotations
+
+import collections
+import gzip
+import json
+from pathlib import Path
+
+from conftest import matmul_workload, small_config
+
+from tpgnn.collect.collector import collect
+from tpgnn.collect.loader import load_shard, open_json_database
+from tpgnn.collect.shard import RECORD_FILE, SIDECAR_FILE, WORKLOAD_FILE
+
+
+def _lines(path: Path) -> list[str]:
+    return gzip.decompress(path.read_bytes()).decode().splitlines()
+
+
+def test_collect_measures_random_then_evolutionary(collected):
+    data_dir, stats = collected
+    assert stats.successes >= 10 and stats.failures == 0
+    shard = load_shard(data_dir / "shards" / "tiny")
+    sources = collections.Counter(s.meta["source"] for s in shard.samples)
+    assert sources["random"] == 6 and sources["evolutionary"] >= 4
+    for s in shard.samples:
+        assert s.ok and len(s.run_secs) == 3  # one cost per repeat
+        assert s.median > 0 and s.spread >= 0
+
+
+def test_shard_is_a_metaschedule_json_database(collected, tmp_path):
+    data_dir, stats = collected
+    db = open_json_database(data_dir / "shards" / "tiny", tmp_path)
+    assert len(db) == stats.measured
+    (wl,) = {r.workload.mod for r in db.get_all_tuning_records()}
+    assert wl is not None
+
+
+def test_no_program_measured_twice(collected):
+    data_dir, _ = collected
+    shard = load_shard(data_dir / "shards" / "tiny")
+    hashes = [s.meta["shash"] for s in shard.samples]
+    assert len(hashes) == len(set(hashes))
+
+
+def test_rerun_resumes_without_remeasuring(tmp_path):
+    wl = matmul_workload()
+    first = collect(small_config(tmp_path, samples_per_workload=6), [wl])
+    root = tmp_path / "shards" / "tiny"
+    before = _lines(root / RECORD_FILE)
+    again = collect(small_config(tmp_path, samples_per_workload=6), [wl])
+    assert again.measured == 0  # goal already met: nothing measured twice
+    more = collect(small_config(tmp_path, samples_per_workload=10), [wl])
+    after = _lines(root / RECORD_FILE)
+    assert after[: len(before)] == before  # earlier records untouched
+    assert len(after) == first.measured + more.measured
+    hashes = [json.loads(x)["shash"] for x in _lines(root / SIDECAR_FILE)]
+    assert len(hashes) == len(set(hashes)) == len(after)
+
+
+def test_kill_between_sidecar_and_records_is_repaired(tmp_path):
+    wl = matmul_workload()
+    collect(small_config(tmp_path, samples_per_workload=4), [wl])
+    root = tmp_path / "shards" / "tiny"
+    records = _lines(root / RECORD_FILE)
+    # As if killed after the sidecar rename but before the record rename: drop 2 records.
+    (root / RECORD_FILE).write_bytes(gzip.compress("".join(x + "\n" for x in records[:-2]).encode()))
+    stats = collect(small_config(tmp_path, samples_per_workload=6), [wl])
+    shard = load_shard(root)
+    assert stats.measured >= 2
+    assert all(s.meta is not None and s.meta["record"] == s.record for s in shard.samples)
+    assert len(_lines(root / SIDECAR_FILE)) == len(shard.samples)
+
+
+def test_failures_are_recorded_with_their_message(tmp_path):
+    from tpgnn.collect.config import MeasureConfig, SearchConfig
+
+    config = small_config(
+        tmp_path,
+        samples_per_workload=1,
+        measure=MeasureConfig(number=1, repeat=3, min_repeat_ms=1, build_timeout_s=1e-3),
+        search=SearchConfig(random_per_workload=2, batch_size=2, population_size=4),
+    )
+    stats = collect(config, [matmul_workload()])
+    shard = load_shard(tmp_path / "shards" / "tiny")
+    assert stats.failures == len(shard.samples) >= 2  # gave up on the workload, loudly
+    for s in shard.samples:
+        assert not s.ok and s.run_secs == [1e10]
+        assert "timeout" in s.error
+
+
+def test_workload_file_has_one_line_per_workload(collected):
+    data_dir, _ = collected
+    assert len(_lines(data_dir / "shards" / "tiny" / WORKLOAD_FILE)) == 1

@@ -1,0 +1,197 @@
+"""Tests of tpgnn.graph: the C++ pass on real scheduled programs."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import tvm
+from reference_walker import reference_graph
+from tvm import tirx
+
+import tpgnn
+from tpgnn._lib import global_func
+from tpgnn.graph import edge_type_names, node_feature_names, node_type_vocabulary
+
+WORKLOADS = ["matmul", "conv2d", "depthwise_conv2d", "softmax"]
+ARRAYS = ["node_type", "node_features", "row_ptr", "col", "edge_type"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _all_graphs(scheduled_programs, name):
+    return [tpgnn.extract_graph(mod) for mod in scheduled_programs[name]]
+
+
+@pytest.mark.parametrize("name", WORKLOADS)
+def test_cpp_equals_python_reference(scheduled_programs, name):
+    for mod in scheduled_programs[name]:
+        graph = tpgnn.extract_graph(mod)
+        expected = reference_graph(mod)
+        for array in ARRAYS:
+            np.testing.assert_array_equal(getattr(graph, array).numpy(), getattr(expected, array))
+
+
+@pytest.mark.parametrize("name", WORKLOADS)
+def test_no_unknown_node_type(scheduled_programs, name):
+    vocab = node_type_vocabulary()
+    for graph in _all_graphs(scheduled_programs, name):
+        assert graph.node_type.min() > 0, "UNKNOWN type in a scheduled program"
+        assert graph.node_type.max() < len(vocab)
+
+
+@pytest.mark.parametrize("name", WORKLOADS)
+def test_csr_invariants(scheduled_programs, name):
+    for graph in _all_graphs(scheduled_programs, name):
+        n = graph.num_nodes
+        assert graph.node_type.dtype == torch.int32 and graph.node_type.shape == (n,)
+        assert graph.node_features.dtype == torch.float32
+        assert graph.node_features.shape == (n, len(node_feature_names()))
+        assert graph.row_ptr.dtype == torch.int64 and graph.row_ptr.shape == (n + 1,)
+        assert graph.row_ptr[0] == 0 and graph.row_ptr[-1] == graph.num_edges
+        assert bool((graph.row_ptr[1:] >= graph.row_ptr[:-1]).all())
+        assert graph.col.dtype == torch.int64 and graph.edge_type.shape == graph.col.shape
+        assert bool((graph.col >= 0).all()) and bool((graph.col < n).all())
+        assert set(graph.edge_type.unique().tolist()) <= set(range(len(edge_type_names())))
+
+
+@pytest.mark.parametrize("name", WORKLOADS)
+def test_def_use_edges_leave_binding_sites(scheduled_programs, name):
+    vocab = node_type_vocabulary()
+    binders = {"tirx.For", "tirx.IterVar", "tirx.PrimFunc", "s_tir.SBlock", "tirx.Bind"}
+    for graph in _all_graphs(scheduled_programs, name):
+        src = graph.edge_index()[0]
+        def_use = graph.edge_type == edge_type_names().index("def_use")
+        assert int(def_use.sum()) > 0
+        assert {vocab[t] for t in graph.node_type[src[def_use]].tolist()} <= binders
+        # Every loop binds a variable that the loop nest uses.
+        loops = (graph.node_type == vocab.index("tirx.For")).nonzero().flatten()
+        assert set(loops.tolist()) <= set(src[def_use].tolist())
+
+
+@pytest.mark.parametrize("name", WORKLOADS)
+def test_features_finite(scheduled_programs, name):
+    for graph in _all_graphs(scheduled_programs, name):
+        assert bool(torch.isfinite(graph.node_features).all())
+
+
+def test_loop_features_match_the_loops(scheduled_programs):
+    cols = {n: i for i, n in enumerate(node_feature_names())}
+    kinds = ["for_serial", "for_parallel", "for_vectorized", "for_unrolled", "for_thread_binding"]
+    seen_kinds = set()
+    for mod in scheduled_programs["conv2d"]:
+        loops = []
+        _collect_loops(mod["main"].body, loops)
+        graph = tpgnn.extract_graph(mod)
+        rows = graph.node_features[graph.node_type == node_type_vocabulary().index("tirx.For")]
+        assert len(rows) == len(loops)
+        expected = sorted((int(loop.kind), math.log1p(int(loop.extent))) for loop in loops)
+        got = sorted(
+            (int(r[[cols[k] for k in kinds]].argmax()), float(r[cols["loop_extent"]])) for r in rows
+        )
+        assert [k for k, _ in got] == [k for k, _ in expected]
+        np.testing.assert_allclose([e for _, e in got], [e for _, e in expected], rtol=1e-6)
+        assert bool((rows[:, [cols[k] for k in kinds]].sum(1) == 1).all())
+        seen_kinds |= {k for k, _ in expected}
+    assert {1, 2} <= seen_kinds, "sampled conv2d schedules should parallelise and vectorise"
+
+
+def _collect_loops(stmt, out):
+    """All tirx.For under ``stmt`` (TVM 0.27 has no Python stmt visitor any more)."""
+    if isinstance(stmt, tirx.For):
+        out.append(stmt)
+        _collect_loops(stmt.body, out)
+    elif isinstance(stmt, tirx.SeqStmt):
+        for s in stmt.seq:
+            _collect_loops(s, out)
+    elif isinstance(stmt, tvm.s_tir.SBlockRealize):
+        _collect_loops(stmt.block, out)
+    elif isinstance(stmt, tvm.s_tir.SBlock):
+        _collect_loops(stmt.body, out)
+        if stmt.init is not None:
+            _collect_loops(stmt.init, out)
+    elif hasattr(stmt, "body"):
+        _collect_loops(stmt.body, out)
+
+
+def test_zero_copy_from_cpp_buffers(scheduled_programs):
+    arrays = global_func("tpgnn.extract_graph")(scheduled_programs["conv2d"][0])
+    for array in arrays:
+        tensor = torch.from_dlpack(array)
+        assert tensor.data_ptr() == array.data_ptr()
+        assert tensor.is_contiguous()
+
+
+def test_shared_objects_are_one_node(scheduled_programs):
+    vocab = node_type_vocabulary()
+    mod = scheduled_programs["matmul"][0]
+    graph = tpgnn.extract_graph(mod)
+    params = graph.node_type == vocab.index("ir.Var")
+    # A, B and C are buffers: each is one Var node however many loads and stores use it.
+    buffer_vars = {p.name for p in mod["main"].params}
+    assert int(params.sum()) >= len(buffer_vars)
+    assert int(params.sum()) < graph.num_edges // 4
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        (None, TypeError, "got None"),
+        (3, TypeError, "'int'"),
+        ("main", TypeError, "Str"),
+        (tvm.IRModule({}), ValueError, "holds 0 functions"),
+    ],
+)
+def test_bad_input_raises_a_clear_error(value, error, message):
+    with pytest.raises(error, match=message):
+        tpgnn.extract_graph(value)
+
+
+def test_module_with_two_functions_is_refused(scheduled_programs):
+    func = scheduled_programs["softmax"][0]["main"]
+    mod = tvm.IRModule({"a": func, "b": func})
+    with pytest.raises(ValueError, match="holds 2 functions"):
+        tpgnn.extract_graph(mod)
+
+
+def test_object_outside_vocabulary_gets_unknown_id(scheduled_programs):
+    func = scheduled_programs["softmax"][0]["main"]
+    target = tvm.target.Target({"kind": "llvm"})  # "target.Target" is no IR node type
+    graph = tpgnn.extract_graph(func.with_attr("tpgnn_test_target", target))
+    assert int((graph.node_type == 0).sum()) >= 1
+    assert node_type_vocabulary()[0] == "<unknown>"
+
+
+def test_deep_ir_does_not_overflow_the_stack():
+    # TVM's own PrimFunc constructor recurses and overflows near depth 10,000.
+    depth = 5_000
+    x = tirx.Var("x", "int32")
+    expr = x
+    for i in range(depth):
+        expr = tirx.Add(expr, tirx.IntImm("int32", i % 7))
+    buf = tirx.decl_buffer((1,), "int32", name="out")
+    func = tirx.PrimFunc([x, buf], tirx.BufferStore(buf, expr, [0]))
+    result = {}
+    # A recursive walk needs far more than 128 KiB for this depth; the iterative one does not.
+    threading.stack_size(128 * 1024)
+    try:
+        worker = threading.Thread(target=lambda: result.update(g=tpgnn.extract_graph(func)))
+        worker.start()
+        worker.join()
+    finally:
+        threading.stack_size(0)
+    assert result["g"].num_nodes > depth
+
+
+def test_committed_vocabulary_matches_installed_tvm():
+    path = ROOT / "cpp" / "vocabulary" / "generate_node_types.py"
+    spec = importlib.util.spec_from_file_location("generate_node_types", path)
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    committed = (ROOT / "cpp" / "vocabulary" / "node_types.txt").read_text().split()
+    assert committed == generator.vocabulary()
+    assert list(node_type_vocabulary()[1:]) == committed
