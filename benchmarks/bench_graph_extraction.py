@@ -40,10 +40,10 @@ def main() -> int:
 
     import os
 
-    from reference_walker import reference_graph
     from tvm.s_tir import meta_schedule as ms
 
     import tpgnn
+    from reference_walker import reference_graph
     from tpgnn.operators import conv2d
     from tpgnn.sampling import llvm_target, sample_candidates
 
@@ -86,7 +86,8 @@ def main() -> int:
     print(row("PerStoreFeature, 1 thread", t_psf1))
     print(row(f"PerStoreFeature, {os.cpu_count()} threads", t_psf))
     print("ratios:")
-    print(f"  C++ / PerStoreFeature ({os.cpu_count()} threads)  {t_psf / t_cpp:8.1f}x  (target >= 50x)")
+    cores = os.cpu_count()
+    print(f"  C++ / PerStoreFeature ({cores} threads)      {t_psf / t_cpp:8.1f}x  (target >= 50x)")
     print(f"  C++ / PerStoreFeature (1 thread)       {t_psf1 / t_cpp:8.1f}x")
     print(f"  C++ / Python reference walker          {t_py / t_cpp:8.1f}x")
     print(f"extract + collate {n} graphs into one Batch: {t_both:.3f} s "

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every subcommand registered."""
-    from . import __version__, graph_summary
+    from . import __version__, graph_summary, patch
     from .collect import cli as collect_cli
 
     parser = argparse.ArgumentParser(prog="tpgnn", description="TPGNN: a GNN cost model for TVM")
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     graph_summary.register(subparsers)
     collect_cli.register(subparsers)
+    patch.register(subparsers)
     return parser
 
 

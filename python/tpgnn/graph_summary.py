@@ -45,7 +45,7 @@ def summarize(workload: str, graphs: list, extract_seconds: float, collate_secon
     types: Counter[str] = Counter()
     for g in graphs:
         ids, counts = torch.unique(g.node_type, return_counts=True)
-        types.update({vocab[i]: c for i, c in zip(ids.tolist(), counts.tolist())})
+        types.update({vocab[i]: c for i, c in zip(ids.tolist(), counts.tolist(), strict=True)})
     edge_types = torch.cat([g.edge_type for g in graphs])
     return GraphSummary(
         workload=workload,

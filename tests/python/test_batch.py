@@ -33,7 +33,7 @@ def test_equals_from_data_list(graphs):
 
 
 def test_to_data_list_round_trip(graphs):
-    for original, back in zip(graphs, tpgnn.batch_graphs(graphs).to_data_list()):
+    for original, back in zip(graphs, tpgnn.batch_graphs(graphs).to_data_list(), strict=True):
         assert torch.equal(back.x, original.node_features)
         assert torch.equal(back.edge_index, original.edge_index())
         assert torch.equal(back.edge_type, original.edge_type)
