@@ -9,7 +9,14 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["ProgramGraph", "extract_graph", "batch_graphs", "node_type_vocabulary", "__version__"]
+__all__ = [
+    "GNNModel",
+    "ProgramGraph",
+    "__version__",
+    "batch_graphs",
+    "extract_graph",
+    "node_type_vocabulary",
+]
 
 
 def __getattr__(name: str):
@@ -22,4 +29,8 @@ def __getattr__(name: str):
         from .batch import batch_graphs
 
         return batch_graphs
+    if name == "GNNModel":
+        from .cost_model import GNNModel
+
+        return GNNModel
     raise AttributeError(f"module 'tpgnn' has no attribute {name!r}")

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every subcommand registered."""
-    from . import __version__, graph_summary, patch
+    from . import __version__, graph_summary, patch, train
+    from . import tuning as tune_cli
     from .collect import cli as collect_cli
 
     parser = argparse.ArgumentParser(prog="tpgnn", description="TPGNN: a GNN cost model for TVM")
@@ -20,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     graph_summary.register(subparsers)
     collect_cli.register(subparsers)
     patch.register(subparsers)
+    tune_cli.register(subparsers)
+    train.register(subparsers)
     return parser
 
 

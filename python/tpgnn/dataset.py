@@ -1,0 +1,260 @@
+"""Measured programs as labelled program graphs: extraction in parallel, cached on disk.
+
+A sample's program is rebuilt the way MetaSchedule rebuilds it (its trace replayed on the
+workload, postprocessors included), so the graph is exactly what the cost model sees during
+tuning. Labels follow MetaSchedule's XGBModel: throughput relative to the best measured
+program of the same task (``min_cost / cost``), failures 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import torch
+
+from .graph import ProgramGraph, edge_type_names, node_feature_names, node_type_vocabulary
+
+logger = logging.getLogger(__name__)
+
+#: Bump when the cache layout changes.
+CACHE_FORMAT = "tpgnn-graphs/1"
+_ARRAYS = ("node_type", "node_features", "row_ptr", "col", "edge_type")
+
+
+@dataclass
+class GraphSet:
+    """Labelled graphs of measured programs, grouped by task.
+
+    Attributes
+    ----------
+    graphs
+        One graph per successfully rebuilt sample.
+    costs
+        float64 ``[n]``: median measured seconds; ``inf`` for a failed build or run.
+    labels
+        float32 ``[n]``: ``min cost in task / cost``; 0 for failures.
+    task_index
+        int64 ``[n]``: index into ``tasks``.
+    tasks
+        Task keys (``"shard/workload"``).
+    task_info
+        Per task, the manifest's entry (split, networks with task name and weight).
+    """
+
+    graphs: list[ProgramGraph] = field(default_factory=list)
+    costs: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.float64))
+    labels: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
+    task_index: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))
+    tasks: list[str] = field(default_factory=list)
+    task_info: dict[str, dict] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.graphs)
+
+    def task_members(self) -> list[torch.Tensor]:
+        """For each task, the indices of its samples."""
+        order = torch.argsort(self.task_index, stable=True)
+        counts = torch.bincount(self.task_index, minlength=len(self.tasks))
+        return list(torch.split(order, counts.tolist()))
+
+
+def relative_throughput(costs: torch.Tensor, task_index: torch.Tensor, num_tasks: int):
+    """``min cost of the task / cost`` per sample (0 where the cost is infinite)."""
+    best = torch.full((num_tasks,), math.inf, dtype=torch.float64)
+    best = best.scatter_reduce(0, task_index, costs, reduce="amin")
+    labels = best[task_index] / costs
+    return torch.nan_to_num(labels, nan=0.0, posinf=0.0).float()
+
+
+def layout_signature() -> str:
+    """What a cached graph depends on: the graph pass's vocabulary and feature layout."""
+    text = "|".join(
+        [CACHE_FORMAT, *node_type_vocabulary(), *node_feature_names(), *edge_type_names()]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _shard_digest(shard_dir: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(shard_dir.iterdir()):
+        if f.is_file():
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def extract_shard(shard_dir: str) -> dict:
+    """Rebuild every sample of one shard and extract its graph (runs in a worker process).
+
+    Returns packed arrays: the graphs concatenated, with per-graph node and edge counts, the
+    record index and median cost of each sample, and the records that could not be rebuilt.
+    """
+    from tvm.s_tir import meta_schedule as ms
+
+    from .collect.loader import load_shard
+    from .graph import extract_graph
+
+    shard = load_shard(shard_dir, on_error="skip")
+    workloads: dict[int, object] = {}
+    parts: dict[str, list[torch.Tensor]] = {name: [] for name in _ARRAYS}
+    records, workload_ids, costs, num_nodes, num_edges, failed = [], [], [], [], [], []
+    for s in shard.samples:
+        try:
+            if s.workload not in workloads:
+                workloads[s.workload] = ms.database.Workload.from_json(
+                    list(shard.workloads[s.workload])
+                )
+            record = ms.database.TuningRecord.from_json(
+                [s.trace, s.run_secs, s.target, s.args_info], workloads[s.workload]
+            )
+            graph = extract_graph(record.as_measure_candidate().sch.mod)
+        except Exception as err:  # noqa: BLE001 (a bad record is reported, not fatal)
+            failed.append((s.record, f"{type(err).__name__}: {err}"))
+            continue
+        for name in _ARRAYS:
+            parts[name].append(getattr(graph, name))
+        records.append(s.record)
+        workload_ids.append(s.workload)
+        costs.append(s.median)
+        num_nodes.append(graph.num_nodes)
+        num_edges.append(graph.num_edges)
+    packed = {
+        name: torch.cat(parts[name]) if parts[name] else torch.zeros(0) for name in _ARRAYS
+    }
+    packed.update(
+        record=torch.tensor(records, dtype=torch.long),
+        workload=torch.tensor(workload_ids, dtype=torch.long),
+        cost=torch.tensor(costs, dtype=torch.float64),
+        num_nodes=torch.tensor(num_nodes, dtype=torch.long),
+        num_edges=torch.tensor(num_edges, dtype=torch.long),
+        failed=failed,
+    )
+    return packed
+
+
+def unpack_graphs(packed: dict) -> list[ProgramGraph]:
+    """Views (no copies) of each graph in a packed shard."""
+    nodes, edges = packed["num_nodes"].tolist(), packed["num_edges"].tolist()
+    graphs, n0, e0, r0 = [], 0, 0, 0
+    for n, e in zip(nodes, edges, strict=True):
+        graphs.append(
+            ProgramGraph(
+                node_type=packed["node_type"][n0 : n0 + n],
+                node_features=packed["node_features"][n0 : n0 + n],
+                row_ptr=packed["row_ptr"][r0 : r0 + n + 1],
+                col=packed["col"][e0 : e0 + e],
+                edge_type=packed["edge_type"][e0 : e0 + e],
+            )
+        )
+        n0, e0, r0 = n0 + n, e0 + e, r0 + n + 1
+    return graphs
+
+
+def load_packed_shards(
+    shard_dirs: Sequence[Path], cache_dir: Path | None, workers: int = 2
+) -> dict[str, dict]:
+    """Packed graphs of each shard: from the cache when its inputs are unchanged, else
+    extracted in ``workers`` processes and cached."""
+    from tqdm import tqdm
+
+    signature = layout_signature()
+    out: dict[str, dict] = {}
+    todo: dict[str, Path] = {}
+    for d in shard_dirs:
+        path = cache_dir / f"{d.name}.{_shard_digest(d)}.{signature}.pt" if cache_dir else None
+        if path is not None and path.exists():
+            out[d.name] = torch.load(path, weights_only=True)
+        else:
+            todo[d.name] = d
+    if todo:
+        context = get_context("spawn")  # TVM and torch state must not be forked
+        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context) as pool:
+            futures = {pool.submit(extract_shard, str(d)): name for name, d in todo.items()}
+            bar = tqdm(as_completed(futures), total=len(futures), desc="extract shards",
+                       unit="shard")
+            for future in bar:
+                name = futures[future]
+                packed = future.result()
+                bar.set_postfix(graphs=len(packed["record"]))
+                for record, message in packed["failed"]:
+                    logger.warning("%s record %d could not be rebuilt: %s", name, record, message)
+                out[name] = packed
+                if cache_dir is not None:
+                    cache_dir.mkdir(parents=True, exist_ok=True)
+                    final = cache_dir / f"{name}.{_shard_digest(todo[name])}.{signature}.pt"
+                    tmp = final.with_suffix(".tmp")
+                    torch.save({k: v for k, v in packed.items() if k != "failed"}, tmp)
+                    tmp.replace(final)
+    return out
+
+
+def load_graph_set(
+    data_dir: str | Path,
+    splits: Iterable[str],
+    *,
+    cache_dir: str | Path | None = "cache/graphs",
+    workers: int = 2,
+    networks: Iterable[str] | None = None,
+) -> GraphSet:
+    """The labelled graphs of the given splits of a dataset directory.
+
+    Parameters
+    ----------
+    data_dir
+        A directory with ``manifest.json`` and ``shards/`` (see :mod:`tpgnn.collect`).
+    splits
+        Any of ``"train"``, ``"val"``, ``"test"``.
+    cache_dir
+        Where extracted graphs are cached (keyed by shard content and graph layout);
+        ``None`` disables the cache.
+    workers
+        Extraction processes.
+    networks
+        Keep only tasks used by one of these networks.
+    """
+    from .collect.loader import shard_dirs
+    from .collect.manifest import load_manifest
+
+    splits = set(splits)
+    unknown = splits - {"train", "val", "test"}
+    if unknown:
+        raise ValueError(f"splits must be among 'train', 'val', 'test', got {sorted(unknown)}")
+    wanted_networks = set(networks) if networks is not None else None
+    manifest_workloads = load_manifest(data_dir).get("workloads", {})
+    dirs = shard_dirs(data_dir)
+    packed = load_packed_shards(dirs, Path(cache_dir) if cache_dir else None, workers)
+
+    result = GraphSet()
+    task_ids: dict[str, int] = {}
+    costs, task_index = [], []
+    for d in dirs:
+        shard = packed[d.name]
+        keep = []
+        for i, workload in enumerate(shard["workload"].tolist()):
+            key = f"{d.name}/{workload}"
+            info = manifest_workloads.get(key, {})
+            if info.get("split") not in splits:
+                continue
+            if wanted_networks is not None and not wanted_networks & set(info.get("networks", {})):
+                continue
+            if key not in task_ids:
+                task_ids[key] = len(result.tasks)
+                result.tasks.append(key)
+                result.task_info[key] = info
+            keep.append(i)
+            task_index.append(task_ids[key])
+            costs.append(float(shard["cost"][i]))
+        graphs = unpack_graphs(shard)
+        result.graphs.extend(graphs[i] for i in keep)
+    result.costs = torch.tensor(costs, dtype=torch.float64)
+    result.task_index = torch.tensor(task_index, dtype=torch.long)
+    result.labels = relative_throughput(result.costs, result.task_index, len(result.tasks))
+    logger.info("%s: %d graphs of %d tasks", "+".join(sorted(splits)), len(result), len(result.tasks))
+    return result

@@ -1,0 +1,151 @@
+"""The TPGNN network: typed message passing with hierarchical TopK pooling over program graphs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch_geometric.data import Batch
+from torch_geometric.nn import TopKPooling, global_max_pool, global_mean_pool
+
+from .typed_graph_conv import TypedGraphConv
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Hyper-parameters of :class:`TPGNN`; stored with every checkpoint.
+
+    Attributes
+    ----------
+    num_node_types
+        Size of the node-type vocabulary (``len(tpgnn.node_type_vocabulary())``).
+    num_node_features
+        Numeric features per node (``F`` of the graph pass).
+    num_edge_types
+        Edge kinds of the graph pass (parent-to-child, child-to-parent, def-use).
+    type_embedding_dim
+        Width of the node-type embedding (initialised from fastText when vectors are given).
+    hidden_dim
+        Width of every message-passing layer.
+    num_layers
+        Message-passing layers, each followed by a TopK pooling.
+    pool_ratio
+        Fraction of nodes each TopK pooling keeps.
+    head_hidden_dim
+        Width of the MLP head's hidden layer.
+    dropout
+        Dropout before the head's output layer.
+    """
+
+    num_node_types: int
+    num_node_features: int
+    num_edge_types: int = 3
+    type_embedding_dim: int = 32
+    hidden_dim: int = 64
+    num_layers: int = 3
+    pool_ratio: float = 0.5
+    head_hidden_dim: int = 64
+    dropout: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class TPGNN(nn.Module):
+    r"""Scores program graphs; higher means faster.
+
+    Per node, :math:`h^0 = \mathrm{ReLU}(W [E_{type} \,\|\, (x - \mu) / \sigma])`, then for each
+    level :math:`l`: :math:`h^l = \mathrm{ReLU}(\mathrm{conv}(h^{l-1}))`, an edge-type-aware
+    convolution (:class:`TypedGraphConv`), TopK pooling keeps ``pool_ratio`` of the nodes, and
+    the readout :math:`r^l = [\max_v h^l_v \,\|\, \mathrm{mean}_v h^l_v]` is summed over
+    levels. An MLP maps :math:`\sum_l r^l` to one score per graph.
+
+    The feature normalisation statistics are buffers, so a checkpoint carries the training
+    split's statistics with the weights.
+
+    Parameters
+    ----------
+    config
+        Hyper-parameters.
+    type_vectors
+        Optional ``[num_node_types, type_embedding_dim]`` initial type embedding (fastText).
+    """
+
+    def __init__(self, config: ModelConfig, type_vectors: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.type_embedding = nn.Embedding(c.num_node_types, c.type_embedding_dim)
+        self.register_buffer("feature_mean", torch.zeros(c.num_node_features))
+        self.register_buffer("feature_std", torch.ones(c.num_node_features))
+        self.input = nn.Linear(c.type_embedding_dim + c.num_node_features, c.hidden_dim)
+        self.convs = nn.ModuleList(
+            TypedGraphConv(c.hidden_dim, c.hidden_dim, c.num_edge_types)
+            for _ in range(c.num_layers)
+        )
+        self.pools = nn.ModuleList(
+            TopKPooling(c.hidden_dim, ratio=c.pool_ratio) for _ in range(c.num_layers)
+        )
+        self.head = nn.Sequential(
+            nn.Linear(2 * c.hidden_dim, c.head_hidden_dim),
+            nn.ReLU(),
+            nn.Dropout(c.dropout),
+            nn.Linear(c.head_hidden_dim, 1),
+        )
+        self.reset_parameters(type_vectors)
+
+    def reset_parameters(self, type_vectors: torch.Tensor | None = None) -> None:
+        """Re-initialise every weight; the type embedding from ``type_vectors`` when given."""
+        self.type_embedding.reset_parameters()
+        if type_vectors is not None:
+            expected = (self.config.num_node_types, self.config.type_embedding_dim)
+            if tuple(type_vectors.shape) != expected:
+                raise ValueError(
+                    f"type_vectors must have shape {expected}, got {tuple(type_vectors.shape)}"
+                )
+            with torch.no_grad():
+                self.type_embedding.weight.copy_(type_vectors)
+        self.input.reset_parameters()
+        for conv, pool in zip(self.convs, self.pools, strict=True):
+            conv.reset_parameters()
+            pool.reset_parameters()
+        for layer in self.head:
+            if isinstance(layer, nn.Linear):
+                layer.reset_parameters()
+
+    def set_feature_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Store the z-score statistics (from the training split only)."""
+        self.feature_mean.copy_(mean)
+        # Constant columns would divide by zero; they carry no information anyway.
+        self.feature_std.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)))
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """Score each graph of ``batch``.
+
+        Returns
+        -------
+        torch.Tensor
+            float32 ``[num_graphs]``.
+        """
+        x = (batch.x - self.feature_mean) / self.feature_std
+        h = torch.relu(self.input(torch.cat([self.type_embedding(batch.node_type), x], dim=-1)))
+        edge_index, edge_type, index = batch.edge_index, batch.edge_type, batch.batch
+        num_graphs = batch.num_graphs
+        readout = h.new_zeros(num_graphs, 2 * self.config.hidden_dim)
+        for conv, pool in zip(self.convs, self.pools, strict=True):
+            h = torch.relu(conv(h, edge_index, edge_type))
+            h, edge_index, edge_type, index, _, _ = pool(h, edge_index, edge_type, index)
+            readout = readout + torch.cat(
+                [global_max_pool(h, index, num_graphs), global_mean_pool(h, index, num_graphs)],
+                dim=-1,
+            )
+        return self.head(readout).squeeze(-1)
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (
+            f"{self.__class__.__name__}(types={c.num_node_types}x{c.type_embedding_dim}, "
+            f"features={c.num_node_features}, hidden={c.hidden_dim}, layers={c.num_layers}, "
+            f"edge_types={c.num_edge_types}, pool_ratio={c.pool_ratio})"
+        )

@@ -1,0 +1,277 @@
+"""``tpgnn train``: fit the GNN on the training split, select by the validation split.
+
+Reads top to bottom: load graphs, fastText vectors, feature statistics, then epochs of
+task-grouped batches, validation after each, and the best checkpoint written at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from .dataset import GraphSet
+from .graph import ProgramGraph, edge_type_names, node_feature_names, node_type_vocabulary
+from .losses import LOSSES, loss_function
+from .metrics import RankingMetrics, TaskScores, ranking_metrics
+from .model import TPGNN, ModelConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train; stored in the checkpoint.
+
+    Attributes
+    ----------
+    loss
+        ``"rank"`` (pairwise within a task) or ``"huber"`` (regression on relative throughput).
+    epochs
+        Passes over the training split.
+    tasks_per_batch, samples_per_task
+        A batch holds ``samples_per_task`` programs of each of ``tasks_per_batch`` tasks, so
+        every batch has many comparable pairs.
+    lr, weight_decay
+        AdamW parameters.
+    fasttext
+        Initialise the type embedding from fastText vectors (else a plain learned embedding).
+    seed
+        Seeds Python, NumPy, torch and fastText.
+    device
+        ``"auto"`` (CUDA when present, else CPU), ``"cpu"`` or ``"cuda"``.
+    """
+
+    loss: str = "rank"
+    epochs: int = 20
+    tasks_per_batch: int = 8
+    samples_per_task: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    fasttext: bool = True
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
+        for name in ("epochs", "tasks_per_batch", "samples_per_task"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` (CUDA when present, else CPU), ``"cpu"`` or ``"cuda"`` as a torch device."""
+    if name not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {name!r}")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for, but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def feature_statistics(graphs: Sequence[ProgramGraph]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-column mean and standard deviation over all nodes, accumulated in float64."""
+    total = torch.zeros(len(node_feature_names()), dtype=torch.float64)
+    squares = torch.zeros_like(total)
+    count = 0
+    for g in graphs:
+        x = g.node_features.double()
+        total += x.sum(0)
+        squares += (x * x).sum(0)
+        count += x.shape[0]
+    mean = total / max(count, 1)
+    std = (squares / max(count, 1) - mean * mean).clamp(min=0).sqrt()
+    return mean.float(), std.float()
+
+
+def task_batches(
+    data: GraphSet, tasks_per_batch: int, samples_per_task: int, rng: np.random.Generator
+) -> Iterator[torch.Tensor]:
+    """One epoch of sample-index batches: each sample once, grouped by task."""
+    chunks = []
+    for members in data.task_members():
+        shuffled = members[torch.from_numpy(rng.permutation(len(members)))]
+        chunks.extend(torch.split(shuffled, samples_per_task))
+    order = rng.permutation(len(chunks))
+    for start in range(0, len(order), tasks_per_batch):
+        yield torch.cat([chunks[i] for i in order[start : start + tasks_per_batch]])
+
+
+@torch.no_grad()
+def score_graphs(
+    model: TPGNN, graphs: Sequence[ProgramGraph], device: torch.device, batch_size: int = 512
+) -> torch.Tensor:
+    """Scores of ``graphs`` in batches; float32 ``[len(graphs)]`` on the CPU."""
+    from .batch import batch_graphs
+
+    model.eval()
+    out = [
+        model(batch_graphs(graphs[i : i + batch_size]).to(device)).float().cpu()
+        for i in range(0, len(graphs), batch_size)
+    ]
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def task_scores(data: GraphSet, scores: torch.Tensor, network: str | None = None):
+    """Split a set's scores into :class:`TaskScores`, weighted by network usage."""
+    out = []
+    for key, members in zip(data.tasks, data.task_members(), strict=True):
+        networks = data.task_info.get(key, {}).get("networks", {})
+        if network is not None and network not in networks:
+            continue
+        weight = (
+            networks[network]["weight"]
+            if network is not None
+            else sum(n.get("weight", 1) for n in networks.values()) or 1
+        )
+        out.append(TaskScores(data.costs[members], scores[members], data.labels[members], weight))
+    return out
+
+
+def evaluate_model(model: TPGNN, data: GraphSet, device: torch.device) -> RankingMetrics:
+    return ranking_metrics(task_scores(data, score_graphs(model, data.graphs, device)))
+
+
+def train(
+    config: TrainConfig,
+    model_config: ModelConfig,
+    train_set: GraphSet,
+    val_set: GraphSet,
+) -> tuple[TPGNN, dict]:
+    """Train; returns the model with the best validation pairwise accuracy and a history."""
+    from tqdm import tqdm
+
+    from ._memory import reuse_freed_memory
+    from .batch import batch_graphs
+    from .embeddings import train_type_vectors
+
+    if len(train_set) == 0 or len(val_set) == 0:
+        raise ValueError(
+            f"training needs graphs in both splits, got {len(train_set)} train and "
+            f"{len(val_set)} validation: collect data first (`tpgnn collect`)"
+        )
+    reuse_freed_memory()
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    vectors = None
+    if config.fasttext:
+        vectors = train_type_vectors(
+            train_set.graphs, model_config.type_embedding_dim, seed=config.seed
+        )
+    model = TPGNN(model_config, vectors)
+    model.set_feature_statistics(*feature_statistics(train_set.graphs))
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = sum(
+        1 for _ in task_batches(train_set, config.tasks_per_batch, config.samples_per_task,
+                                np.random.default_rng(0))
+    )
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=config.epochs * steps_per_epoch
+    )
+    loss_fn = loss_function(config.loss)
+    rng = np.random.default_rng(config.seed)
+    history: list[dict] = []
+    best: tuple[float, dict] | None = None
+    for epoch in range(config.epochs):
+        model.train()
+        losses = []
+        bar = tqdm(
+            task_batches(train_set, config.tasks_per_batch, config.samples_per_task, rng),
+            total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
+        )
+        for idx in bar:
+            batch = batch_graphs([train_set.graphs[i] for i in idx.tolist()]).to(device)
+            scores = model(batch)
+            loss = loss_fn(scores, train_set.labels[idx].to(device), train_set.task_index[idx].to(device))
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+        val = evaluate_model(model, val_set, device)
+        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), **val.to_dict()})
+        logger.info(
+            "epoch %d: loss %.4f, val pairwise %.4f top1 %.4f top5 %.4f",
+            epoch + 1, np.mean(losses), val.pairwise_accuracy, val.top1, val.top5,
+        )
+        key = val.pairwise_accuracy + 1e-3 * val.top1
+        if best is None or key > best[0]:
+            best = (key, {k: v.detach().clone() for k, v in model.state_dict().items()})
+    assert best is not None
+    model.load_state_dict(best[1])
+    return model.cpu().eval(), {"history": history}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``tpgnn train``."""
+    from .checkpoint import save_checkpoint
+    from .dataset import load_graph_set
+
+    config = TrainConfig(
+        loss=args.loss, epochs=args.epochs, lr=args.lr, fasttext=not args.no_fasttext,
+        seed=args.seed, device=args.device, tasks_per_batch=args.tasks_per_batch,
+        samples_per_task=args.samples_per_task,
+    )
+    model_config = ModelConfig(
+        num_node_types=len(node_type_vocabulary()),
+        num_node_features=len(node_feature_names()),
+        num_edge_types=len(edge_type_names()),
+        hidden_dim=args.hidden_dim,
+    )
+    logger.info("train config: %s", asdict(config))
+    logger.info("model config: %s", model_config.to_dict())
+    cache = None if args.no_cache else args.cache_dir
+    train_set = load_graph_set(args.data, ["train"], cache_dir=cache, workers=args.workers)
+    val_set = load_graph_set(args.data, ["val"], cache_dir=cache, workers=args.workers)
+    model, info = train(config, model_config, train_set, val_set)
+    best = max(info["history"], key=lambda h: h["pairwise_accuracy"] + 1e-3 * h["top1"])
+    save_checkpoint(
+        args.out, model,
+        train_config={**asdict(config), "data": str(args.data),
+                      "train_graphs": len(train_set), "val_graphs": len(val_set)},
+        metrics={"best_val": best, "history": info["history"]},
+    )
+    print(f"best epoch {best['epoch']}: val pairwise accuracy {best['pairwise_accuracy']:.4f}, "
+          f"top1 {best['top1']:.4f}, top5 {best['top5']:.4f}; checkpoint {args.out}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``train`` subcommand."""
+    defaults = TrainConfig()
+    p = subparsers.add_parser("train", help="train the GNN cost model on the measured dataset")
+    p.add_argument("--data", default="data", help="dataset directory (default: data)")
+    p.add_argument("--out", default="out/tpgnn.pt", help="checkpoint to write")
+    p.add_argument("--loss", choices=LOSSES, default=defaults.loss)
+    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--lr", type=float, default=defaults.lr)
+    p.add_argument("--tasks-per-batch", type=int, default=defaults.tasks_per_batch)
+    p.add_argument("--samples-per-task", type=int, default=defaults.samples_per_task)
+    p.add_argument("--hidden-dim", type=int, default=ModelConfig(1, 1).hidden_dim)
+    p.add_argument("--no-fasttext", action="store_true",
+                   help="plain learned type embedding (the ablation)")
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=defaults.device)
+    p.add_argument("--workers", type=int, default=2, help="graph extraction processes")
+    p.add_argument("--cache-dir", default="cache/graphs")
+    p.add_argument("--no-cache", action="store_true")
+    p.set_defaults(func=run)
+
