@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every subcommand registered."""
-    from . import __version__, graph_summary, patch, train
-    from . import tuning as tune_cli
+    from . import __version__, evaluate, graph_summary, patch, train
     from .collect import cli as collect_cli
+    from .tune import command as tune_cli
 
     parser = argparse.ArgumentParser(prog="tpgnn", description="TPGNN: a GNN cost model for TVM")
     parser.add_argument("--version", action="version", version=f"tpgnn {__version__}")
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     patch.register(subparsers)
     tune_cli.register(subparsers)
     train.register(subparsers)
+    evaluate.register(subparsers)
     return parser
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -46,6 +46,8 @@ class GraphSet:
         Task keys (``"shard/workload"``).
     task_info
         Per task, the manifest's entry (split, networks with task name and weight).
+    keys
+        ``(shard, record)`` of each sample, to align other per-sample data with it.
     """
 
     graphs: list[ProgramGraph] = field(default_factory=list)
@@ -54,6 +56,7 @@ class GraphSet:
     task_index: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))
     tasks: list[str] = field(default_factory=list)
     task_info: dict[str, dict] = field(default_factory=dict)
+    keys: list[tuple[str, int]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.graphs)
@@ -158,13 +161,18 @@ def unpack_graphs(packed: dict) -> list[ProgramGraph]:
 
 
 def load_packed_shards(
-    shard_dirs: Sequence[Path], cache_dir: Path | None, workers: int = 2
+    shard_dirs: Sequence[Path],
+    cache_dir: Path | None,
+    workers: int = 2,
+    extract: Callable[[str], dict] = extract_shard,
+    signature: str | None = None,
 ) -> dict[str, dict]:
-    """Packed graphs of each shard: from the cache when its inputs are unchanged, else
-    extracted in ``workers`` processes and cached."""
+    """Packed per-shard arrays made by ``extract`` (graphs by default): from the cache when
+    the shard and ``signature`` are unchanged, else extracted in ``workers`` processes and
+    cached. ``extract`` must be a module-level function (it runs in spawned processes)."""
     from tqdm import tqdm
 
-    signature = layout_signature()
+    signature = signature or layout_signature()
     out: dict[str, dict] = {}
     todo: dict[str, Path] = {}
     for d in shard_dirs:
@@ -176,14 +184,14 @@ def load_packed_shards(
     if todo:
         context = get_context("spawn")  # TVM and torch state must not be forked
         with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context) as pool:
-            futures = {pool.submit(extract_shard, str(d)): name for name, d in todo.items()}
+            futures = {pool.submit(extract, str(d)): name for name, d in todo.items()}
             bar = tqdm(as_completed(futures), total=len(futures), desc="extract shards",
                        unit="shard")
             for future in bar:
                 name = futures[future]
                 packed = future.result()
                 bar.set_postfix(graphs=len(packed["record"]))
-                for record, message in packed["failed"]:
+                for record, message in packed.get("failed", []):
                     logger.warning("%s record %d could not be rebuilt: %s", name, record, message)
                 out[name] = packed
                 if cache_dir is not None:
@@ -195,9 +203,31 @@ def load_packed_shards(
     return out
 
 
+def dataset_layout(data_dir: str | Path) -> tuple[list[Path], dict[str, dict]]:
+    """Shard directories and per-workload info of a dataset directory.
+
+    A TPGNN dataset has ``manifest.json`` and ``shards/``; any other directory holding a
+    MetaSchedule JSON database (a user's tuning logs) is read as one shard whose workloads
+    belong to no split and to a network named after the directory, each with weight 1.
+    """
+    from .collect.loader import shard_dirs
+    from .collect.manifest import load_manifest
+    from .collect.shard import WORKLOAD_FILE
+
+    root = Path(data_dir)
+    if (root / "manifest.json").exists():
+        return shard_dirs(root), load_manifest(root).get("workloads", {})
+    if (root / WORKLOAD_FILE).exists() or (root / WORKLOAD_FILE.removesuffix(".gz")).exists():
+        return [root], {}
+    raise FileNotFoundError(
+        f"{root} holds neither a TPGNN dataset (manifest.json) nor a MetaSchedule database "
+        f"({WORKLOAD_FILE.removesuffix('.gz')} and its tuning-record file)"
+    )
+
+
 def load_graph_set(
     data_dir: str | Path,
-    splits: Iterable[str],
+    splits: Iterable[str] | None,
     *,
     cache_dir: str | Path | None = "cache/graphs",
     workers: int = 2,
@@ -208,9 +238,10 @@ def load_graph_set(
     Parameters
     ----------
     data_dir
-        A directory with ``manifest.json`` and ``shards/`` (see :mod:`tpgnn.collect`).
+        A TPGNN dataset (``manifest.json`` and ``shards/``) or a MetaSchedule database
+        directory (see :func:`dataset_layout`).
     splits
-        Any of ``"train"``, ``"val"``, ``"test"``.
+        Any of ``"train"``, ``"val"``, ``"test"``; ``None`` keeps every sample.
     cache_dir
         Where extracted graphs are cached (keyed by shard content and graph layout);
         ``None`` disables the cache.
@@ -219,16 +250,13 @@ def load_graph_set(
     networks
         Keep only tasks used by one of these networks.
     """
-    from .collect.loader import shard_dirs
-    from .collect.manifest import load_manifest
-
-    splits = set(splits)
-    unknown = splits - {"train", "val", "test"}
-    if unknown:
-        raise ValueError(f"splits must be among 'train', 'val', 'test', got {sorted(unknown)}")
+    if splits is not None:
+        splits = set(splits)
+        unknown = splits - {"train", "val", "test"}
+        if unknown:
+            raise ValueError(f"splits must be among 'train', 'val', 'test', got {sorted(unknown)}")
     wanted_networks = set(networks) if networks is not None else None
-    manifest_workloads = load_manifest(data_dir).get("workloads", {})
-    dirs = shard_dirs(data_dir)
+    dirs, workload_info = dataset_layout(data_dir)
     packed = load_packed_shards(dirs, Path(cache_dir) if cache_dir else None, workers)
 
     result = GraphSet()
@@ -239,8 +267,8 @@ def load_graph_set(
         keep = []
         for i, workload in enumerate(shard["workload"].tolist()):
             key = f"{d.name}/{workload}"
-            info = manifest_workloads.get(key, {})
-            if info.get("split") not in splits:
+            info = workload_info.get(key) or {"networks": {d.name: {"weight": 1}}}
+            if splits is not None and info.get("split") not in splits:
                 continue
             if wanted_networks is not None and not wanted_networks & set(info.get("networks", {})):
                 continue
@@ -251,10 +279,12 @@ def load_graph_set(
             keep.append(i)
             task_index.append(task_ids[key])
             costs.append(float(shard["cost"][i]))
+            result.keys.append((d.name, int(shard["record"][i])))
         graphs = unpack_graphs(shard)
         result.graphs.extend(graphs[i] for i in keep)
     result.costs = torch.tensor(costs, dtype=torch.float64)
     result.task_index = torch.tensor(task_index, dtype=torch.long)
     result.labels = relative_throughput(result.costs, result.task_index, len(result.tasks))
-    logger.info("%s: %d graphs of %d tasks", "+".join(sorted(splits)), len(result), len(result.tasks))
+    logger.info("%s: %d graphs of %d tasks", "+".join(sorted(splits or ["all"])), len(result),
+                len(result.tasks))
     return result

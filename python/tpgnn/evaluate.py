@@ -1,0 +1,199 @@
+"""``tpgnn evaluate``: the GNN against MetaSchedule's XGBModel and the TenSet MLP, in one run,
+on the held-out test workloads (or on any MetaSchedule database a user brings).
+
+Both baselines are fitted on the same training split the GNN was trained on; every model is
+scored on the same programs (those for which every model has an input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+logger = logging.getLogger(__name__)
+
+MODELS = ("gnn", "xgb", "mlp")
+#: Networks that always get a row (empty when the evaluation data has none of their tasks).
+FEATURED_NETWORKS = ("resnet18", "mobilenet_v2", "inception_v3")
+METRICS = ("top1", "top5", "pairwise_accuracy", "rmse")
+
+
+def network_rows(test, scores: dict[str, torch.Tensor]) -> dict[str, dict[str, dict]]:
+    """``{network or "overall": {model: metrics}}`` over the test set."""
+    from .metrics import ranking_metrics
+    from .train import task_scores
+
+    networks = sorted(
+        {n for info in test.task_info.values() for n in info.get("networks", {})}
+        | set(FEATURED_NETWORKS)
+    )
+    rows = {}
+    for network in [*networks, None]:
+        rows[network or "overall"] = {
+            model: ranking_metrics(task_scores(test, s, network)).to_dict()
+            for model, s in scores.items()
+        }
+    return rows
+
+
+def format_table(rows: dict[str, dict[str, dict]]) -> str:
+    header = f"{'network':16s} {'model':5s} {'tasks':>5s} {'samples':>7s} " + " ".join(
+        f"{m:>17s}" for m in METRICS
+    )
+    lines = [header, "-" * len(header)]
+    for network, models in rows.items():
+        for model, m in models.items():
+            values = " ".join(f"{m[k]:17.4f}" for k in METRICS)
+            lines.append(
+                f"{network:16s} {model:5s} {m['num_tasks']:5d} {m['num_samples']:7d} {values}"
+            )
+    return "\n".join(lines)
+
+
+def improvement(rows: dict, model: str = "gnn", baseline: str = "xgb") -> dict[str, float]:
+    """Relative reduction of (1 - top1) and of pairwise error of ``model`` over ``baseline``."""
+    ours, theirs = rows["overall"][model], rows["overall"][baseline]
+    return {
+        "top1_error_reduction": 1 - (1 - ours["top1"]) / max(1 - theirs["top1"], 1e-12),
+        "pairwise_error_reduction": 1
+        - (1 - ours["pairwise_accuracy"]) / max(1 - theirs["pairwise_accuracy"], 1e-12),
+    }
+
+
+def plot(test, scores: dict[str, torch.Tensor], rows: dict, out_dir: Path) -> list[Path]:
+    """Predicted vs measured (per model) and per-network top-1 bars; returns the files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, len(scores), figsize=(4.2 * len(scores), 4), squeeze=False)
+    for ax, (model, s) in zip(axes[0], scores.items(), strict=True):
+        # Scores are comparable within a task only: plot each task's ranks, scaled to [0, 1].
+        ranks = torch.zeros_like(s, dtype=torch.float64)
+        for members in test.task_members():
+            if len(members) > 1:
+                ranks[members] = torch.argsort(torch.argsort(s[members])).double() / (
+                    len(members) - 1
+                )
+        ax.scatter(test.labels.numpy(), ranks.numpy(), s=3, alpha=0.3)
+        ax.set_xlabel("measured throughput / best in task")
+        ax.set_ylabel("predicted rank within task")
+        ax.set_title(model)
+    fig.tight_layout()
+    scatter = out_dir / "predicted_vs_measured.png"
+    fig.savefig(scatter, dpi=110)
+    plt.close(fig)
+
+    names = [n for n in rows if rows[n][next(iter(scores))]["num_tasks"] > 0]
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(names)), 4))
+    width = 0.8 / len(scores)
+    for i, model in enumerate(scores):
+        ax.bar(np.arange(len(names)) + i * width, [rows[n][model]["top1"] for n in names],
+               width, label=model)
+    ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names, rotation=20)
+    ax.set_ylabel("top-1 score (1 = best program picked)")
+    ax.set_ylim(0, 1.05)
+    ax.legend()
+    fig.tight_layout()
+    bars = out_dir / "top1_per_network.png"
+    fig.savefig(bars, dpi=110)
+    plt.close(fig)
+    return [scatter, bars]
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    """Score every model on the evaluation programs; returns the report."""
+    from ._memory import reuse_freed_memory
+    from .baselines import fit_mlp, fit_xgb, load_store_features, predict_mlp, predict_xgb
+    from .checkpoint import default_checkpoint_path, load_checkpoint
+    from .dataset import load_graph_set
+    from .train import score_graphs
+
+    reuse_freed_memory()
+    own_dataset = (Path(args.data) / "manifest.json").exists()
+    test = load_graph_set(args.data, ["test"] if own_dataset else None,
+                          cache_dir=args.cache_dir, workers=args.workers)
+    train = load_graph_set(args.train_data, ["train"], cache_dir=args.cache_dir,
+                           workers=args.workers)
+    train_features = load_store_features(args.train_data, train.keys, workers=args.workers)
+    test_features = load_store_features(args.data, test.keys, workers=args.workers)
+    have = [i for i, f in enumerate(test_features) if f is not None and len(f) > 0]
+    if len(have) < len(test):
+        logger.warning("%d of %d test programs have no PerStoreFeature; all models skip them",
+                       len(test) - len(have), len(test))
+    test = _subset(test, have)
+    test_features = [test_features[i] for i in have]
+    fit = [i for i, f in enumerate(train_features) if f is not None and len(f) > 0]
+
+    checkpoint = args.checkpoint or default_checkpoint_path()
+    model, meta = load_checkpoint(checkpoint)
+    scores = {"gnn": score_graphs(model, test.graphs, torch.device("cpu"))}
+    logger.info("fitting XGBModel on %d training programs", len(fit))
+    xgb = fit_xgb([train_features[i] for i in fit], train.labels[fit].numpy())
+    scores["xgb"] = torch.from_numpy(predict_xgb(xgb, test_features))
+    logger.info("fitting the TenSet MLP on %d training programs", len(fit))
+    mlp = fit_mlp([train_features[i] for i in fit], train.labels[fit].numpy(),
+                  train.task_index[fit].numpy())
+    scores["mlp"] = torch.from_numpy(predict_mlp(mlp, test_features))
+
+    rows = network_rows(test, scores)
+    report = {
+        "data": str(args.data),
+        "train_data": str(args.train_data),
+        "checkpoint": str(checkpoint),
+        "checkpoint_train_config": meta.get("train_config", {}),
+        "test_programs": len(test),
+        "test_tasks": len(test.tasks),
+        "train_programs": len(fit),
+        "rows": rows,
+        "gnn_vs_xgb": improvement(rows),
+    }
+    print(format_table(rows))
+    gain = report["gnn_vs_xgb"]
+    print(f"GNN vs XGB: (1 - top1) reduced by {gain['top1_error_reduction']:.1%}, pairwise "
+          f"error reduced by {gain['pairwise_error_reduction']:.1%} (target: both >= 33%)")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(
+            {**report, **{m: {n: rows[n][m] for n in rows} for m in MODELS}}, indent=2) + "\n")
+    if args.plot_dir:
+        for path in plot(test, scores, rows, Path(args.plot_dir)):
+            print(f"plot written to {path}")
+    return report
+
+
+def _subset(data, indices: list[int]):
+    from dataclasses import replace
+
+    idx = torch.tensor(indices, dtype=torch.long)
+    return replace(
+        data,
+        graphs=[data.graphs[i] for i in indices],
+        costs=data.costs[idx],
+        labels=data.labels[idx],
+        task_index=data.task_index[idx],
+        keys=[data.keys[i] for i in indices],
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``evaluate`` subcommand."""
+    p = subparsers.add_parser(
+        "evaluate", help="compare the GNN with XGBModel and the TenSet MLP on held-out tasks"
+    )
+    p.add_argument("--data", default="data",
+                   help="TPGNN dataset (its test split) or any MetaSchedule database directory")
+    p.add_argument("--train-data", default="data", help="dataset whose train split fits baselines")
+    p.add_argument("--checkpoint", help="GNN checkpoint (default: the shipped model)")
+    p.add_argument("--json", metavar="PATH", help="write the metrics as JSON")
+    p.add_argument("--plot-dir", metavar="DIR", help="write plots (PNG) here")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--cache-dir", default="cache/graphs")
+    p.set_defaults(func=lambda a: 0 if evaluate(a) else 1)
