@@ -71,11 +71,14 @@ def train_type_vectors(
     """Train fastText skip-gram vectors for every node type of the vocabulary.
 
     Character n-grams stay on: keys that share pieces (``prim.FloorDiv`` / ``prim.FloorMod``,
-    ``s_tir.SBlock`` / ``s_tir.SBlockRealize``) start close, which is the prior fastText adds
-    over word2vec. A hash bucket of 2,000 keeps the model small. Measured here with fastText
-    0.9.3: n-grams off gives NaN on this corpus, and a learning rate above 0.01 made
-    single-thread runs differ; one thread at 0.01 repeats exactly (the Python API takes no
-    seed); ``seed`` fixes the walks.
+    ``s_tir.SBlock`` / ``s_tir.SBlockRealize``) start close, the prior fastText adds over
+    word2vec. Only the ``[V, dim]`` vectors are kept (a few KB); the fastText model itself is
+    discarded. Its hash table keeps fastText's default size: measured here with fastText 0.9.3
+    (and the numpy-2 fork), buckets of 2,000 to 100,000 made single-thread training erratic
+    (vectors off by 0.1 to 27 between identical runs, or NaN); with 2,000,000 they differ by
+    under 0.01 at most, and are identical on some corpora. fastText is therefore not
+    bit-reproducible: ``tpgnn train`` saves the vectors so a run can be repeated exactly. The
+    vectors are scaled to unit standard deviation, the scale of a fresh ``nn.Embedding``.
 
     Returns
     -------
@@ -92,14 +95,18 @@ def train_type_vectors(
         logger.info("fastText on %d walks of %d node types", lines, walk_length)
         model = fasttext.train_unsupervised(
             str(corpus), model="skipgram", dim=dim, ws=5, epoch=epochs, minCount=1,
-            minn=3, maxn=6, bucket=2000, lr=0.01, thread=1, verbose=0,
+            minn=3, maxn=6, bucket=2_000_000, thread=1, verbose=0,
         )
     known = set(model.words)
     vectors = [
         model.get_word_vector(key) if key in known else np.zeros(dim, dtype=np.float32)
         for key in node_type_vocabulary()
     ]
-    return torch.from_numpy(np.stack(vectors).astype(np.float32))
+    matrix = torch.from_numpy(np.stack(vectors).astype(np.float32))
+    seen = matrix.norm(dim=1) > 0
+    if bool(seen.any()):
+        matrix[seen] /= matrix[seen].std().clamp(min=1e-12)
+    return matrix
 
 
 def save_type_vectors(vectors: torch.Tensor, path: str | Path) -> None:

@@ -8,7 +8,9 @@ import torch.nn.functional as F
 LOSSES = ("rank", "huber")
 
 
-def huber_loss(scores: torch.Tensor, labels: torch.Tensor, task_index: torch.Tensor) -> torch.Tensor:
+def huber_loss(
+    scores: torch.Tensor, labels: torch.Tensor, task_index: torch.Tensor
+) -> torch.Tensor:
     """Huber (smooth L1, delta 1) on normalised throughput, the regression the seed used."""
     return F.smooth_l1_loss(scores, labels)
 

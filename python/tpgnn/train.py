@@ -11,6 +11,7 @@ import logging
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -152,8 +153,15 @@ def train(
     model_config: ModelConfig,
     train_set: GraphSet,
     val_set: GraphSet,
+    type_vectors: torch.Tensor | None = None,
 ) -> tuple[TPGNN, dict]:
-    """Train; returns the model with the best validation pairwise accuracy and a history."""
+    """Train; returns the model with the best validation pairwise accuracy and a history.
+
+    With ``config.fasttext`` the type embedding starts from ``type_vectors``, trained on the
+    training split when not given. Given the same vectors, training is bit-reproducible for a
+    seed; fastText itself is not (see :func:`tpgnn.embeddings.train_type_vectors`), so pass
+    saved vectors to repeat a run exactly.
+    """
     from tqdm import tqdm
 
     from ._memory import reuse_freed_memory
@@ -170,13 +178,17 @@ def train(
     device = resolve_device(config.device)
     vectors = None
     if config.fasttext:
-        vectors = train_type_vectors(
-            train_set.graphs, model_config.type_embedding_dim, seed=config.seed
-        )
+        vectors = type_vectors
+        if vectors is None:
+            vectors = train_type_vectors(
+                train_set.graphs, model_config.type_embedding_dim, seed=config.seed
+            )
     model = TPGNN(model_config, vectors)
     model.set_feature_statistics(*feature_statistics(train_set.graphs))
     model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
     steps_per_epoch = sum(
         1 for _ in task_batches(train_set, config.tasks_per_batch, config.samples_per_task,
                                 np.random.default_rng(0))
@@ -198,7 +210,8 @@ def train(
         for idx in bar:
             batch = batch_graphs([train_set.graphs[i] for i in idx.tolist()]).to(device)
             scores = model(batch)
-            loss = loss_fn(scores, train_set.labels[idx].to(device), train_set.task_index[idx].to(device))
+            labels = train_set.labels[idx].to(device)
+            loss = loss_fn(scores, labels, train_set.task_index[idx].to(device))
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -224,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
     """Handler of ``tpgnn train``."""
     from .checkpoint import save_checkpoint
     from .dataset import load_graph_set
+    from .embeddings import load_type_vectors, save_type_vectors, train_type_vectors
 
     config = TrainConfig(
         loss=args.loss, epochs=args.epochs, lr=args.lr, fasttext=not args.no_fasttext,
@@ -241,7 +255,19 @@ def run(args: argparse.Namespace) -> int:
     cache = None if args.no_cache else args.cache_dir
     train_set = load_graph_set(args.data, ["train"], cache_dir=cache, workers=args.workers)
     val_set = load_graph_set(args.data, ["val"], cache_dir=cache, workers=args.workers)
-    model, info = train(config, model_config, train_set, val_set)
+    vectors = None
+    if config.fasttext:
+        if args.type_vectors:
+            vectors = load_type_vectors(args.type_vectors)
+        else:
+            vectors = train_type_vectors(
+                train_set.graphs, model_config.type_embedding_dim, seed=config.seed
+            )
+            vectors_path = Path(args.out).with_suffix(".vectors.pt")
+            vectors_path.parent.mkdir(parents=True, exist_ok=True)
+            save_type_vectors(vectors, vectors_path)
+            logger.info("fastText type vectors saved to %s", vectors_path)
+    model, info = train(config, model_config, train_set, val_set, vectors)
     best = max(info["history"], key=lambda h: h["pairwise_accuracy"] + 1e-3 * h["top1"])
     save_checkpoint(
         args.out, model,
@@ -268,6 +294,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--hidden-dim", type=int, default=ModelConfig(1, 1).hidden_dim)
     p.add_argument("--no-fasttext", action="store_true",
                    help="plain learned type embedding (the ablation)")
+    p.add_argument("--type-vectors", metavar="PATH",
+                   help="fastText vectors saved by an earlier run (OUT.vectors.pt), to repeat it")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=defaults.device)
     p.add_argument("--workers", type=int, default=2, help="graph extraction processes")

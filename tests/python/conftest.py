@@ -24,3 +24,48 @@ def scheduled_programs() -> dict:
         name: [c.sch.mod for c in sample_candidates(build(), SCHEDULES_PER_WORKLOAD, seed=7)]
         for name, build in OPERATORS.items()
     }
+
+
+@pytest.fixture(scope="session")
+def measured_dataset(tmp_path_factory: pytest.TempPathFactory):
+    """A small real dataset: the collector measures a few schedules of two tiny workloads.
+
+    Returns the dataset directory (manifest + shards); every workload is in the train split.
+    """
+    from tvm import te
+
+    from tpgnn.collect.collector import collect
+    from tpgnn.collect.config import CollectConfig, MeasureConfig, SearchConfig
+    from tpgnn.collect.workloads import merge_tasks
+    from tpgnn.networks import NetworkTask
+    from tpgnn.operators import softmax
+
+    a = te.placeholder((32, 32), name="A")
+    b = te.placeholder((32, 32), name="B")
+    k = te.reduce_axis((0, 32), name="k")
+    c = te.compute((32, 32), lambda i, j: te.sum(a[i, k] * b[k, j], axis=k), name="C")
+    import tvm
+
+    matmul = tvm.IRModule({"main": te.create_prim_func([a, b, c])})
+    workloads = merge_tasks(
+        [
+            NetworkTask("tiny", "matmul", 2, matmul),
+            NetworkTask("tiny", "softmax", 1, softmax(32, 32)),
+        ]
+    )
+    data_dir = tmp_path_factory.mktemp("dataset")
+    config = CollectConfig(
+        data_dir=str(data_dir),
+        networks=("tiny",),
+        samples_per_workload=12,
+        num_build_workers=2,
+        target={"kind": "llvm", "num-cores": 1},
+        measure=MeasureConfig(number=1, repeat=3, min_repeat_ms=1),
+        search=SearchConfig(random_per_workload=8, batch_size=4, population_size=16,
+                            genetic_num_iters=1),
+        test_networks=(),
+        val_networks=(),
+        progress=False,
+    )
+    collect(config, workloads)
+    return data_dir

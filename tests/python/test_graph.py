@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 import tvm
-from reference_walker import reference_graph
 from tvm import tirx
 
 import tpgnn
+from reference_walker import reference_graph
 from tpgnn._lib import global_func
 from tpgnn.graph import edge_type_names, node_feature_names, node_type_vocabulary
 

@@ -1,0 +1,42 @@
+"""Tests of tpgnn.losses."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tpgnn.losses import huber_loss, loss_function, pairwise_rank_loss
+
+
+def test_rank_loss_prefers_the_right_order():
+    labels = torch.tensor([1.0, 0.5, 0.1])
+    tasks = torch.zeros(3, dtype=torch.long)
+    right = pairwise_rank_loss(torch.tensor([3.0, 2.0, 1.0]), labels, tasks)
+    wrong = pairwise_rank_loss(torch.tensor([1.0, 2.0, 3.0]), labels, tasks)
+    assert right < wrong
+
+
+def test_rank_loss_ignores_pairs_across_tasks():
+    labels = torch.tensor([1.0, 0.1])
+    scores = torch.tensor([0.0, 5.0], requires_grad=True)
+    loss = pairwise_rank_loss(scores, labels, torch.tensor([0, 1]))
+    assert loss.item() == 0.0
+    loss.backward()
+    assert torch.equal(scores.grad, torch.zeros(2))
+
+
+def test_rank_loss_gradient_pushes_the_better_program_up():
+    scores = torch.zeros(2, requires_grad=True)
+    tasks = torch.zeros(2, dtype=torch.long)
+    pairwise_rank_loss(scores, torch.tensor([1.0, 0.2]), tasks).backward()
+    assert scores.grad[0] < 0 < scores.grad[1]
+
+
+def test_huber_is_zero_at_the_labels():
+    labels = torch.tensor([0.3, 1.0])
+    assert float(huber_loss(labels.clone(), labels, torch.zeros(2, dtype=torch.long))) == 0.0
+
+
+def test_unknown_loss_is_refused():
+    with pytest.raises(ValueError, match="loss must be one of"):
+        loss_function("lambda")

@@ -1,0 +1,67 @@
+"""Tests of tpgnn.model on a hand-built 4-node graph and on real program graphs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch_geometric.data import Batch, Data
+
+import tpgnn
+from tpgnn.graph import edge_type_names, node_feature_names, node_type_vocabulary
+from tpgnn.model import TPGNN, ModelConfig
+
+
+def _config(**kw) -> ModelConfig:
+    return ModelConfig(len(node_type_vocabulary()), len(node_feature_names()),
+                       len(edge_type_names()), **kw)
+
+
+def _four_node_graph() -> Data:
+    edge_index = torch.tensor([[0, 1, 0, 2, 2, 3], [1, 0, 2, 0, 3, 2]])
+    return Data(x=torch.randn(4, len(node_feature_names())), node_type=torch.tensor([1, 2, 3, 4]),
+                edge_index=edge_index, edge_type=torch.tensor([0, 1, 0, 1, 0, 1]))
+
+
+def test_repr():
+    assert repr(TPGNN(_config())) == (
+        f"TPGNN(types={len(node_type_vocabulary())}x32, features=27, hidden=64, layers=3, "
+        "edge_types=3, pool_ratio=0.5)"
+    )
+
+
+def test_output_is_one_score_per_graph():
+    torch.manual_seed(0)
+    batch = Batch.from_data_list([_four_node_graph(), _four_node_graph(), _four_node_graph()])
+    assert TPGNN(_config())(batch).shape == (3,)
+
+
+def test_scores_real_program_graphs(scheduled_programs):
+    graphs = [tpgnn.extract_graph(m) for m in scheduled_programs["conv2d"]]
+    scores = TPGNN(_config())(tpgnn.batch_graphs(graphs))
+    assert scores.shape == (len(graphs),) and bool(torch.isfinite(scores).all())
+
+
+def test_a_graph_scores_the_same_alone_and_in_a_batch(scheduled_programs):
+    torch.manual_seed(0)
+    model = TPGNN(_config()).eval()
+    graphs = [tpgnn.extract_graph(m) for m in scheduled_programs["softmax"][:3]]
+    with torch.no_grad():
+        together = model(tpgnn.batch_graphs(graphs))
+        alone = torch.cat([model(tpgnn.batch_graphs([g])) for g in graphs])
+    torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-5)
+
+
+def test_type_vectors_initialise_the_embedding():
+    vectors = torch.randn(len(node_type_vocabulary()), 32)
+    model = TPGNN(_config(), vectors)
+    torch.testing.assert_close(model.type_embedding.weight.detach(), vectors)
+    with pytest.raises(ValueError, match="type_vectors must have shape"):
+        TPGNN(_config(), torch.zeros(3, 32))
+
+
+def test_feature_statistics_are_buffers_and_guard_constant_columns():
+    model = TPGNN(_config())
+    f = len(node_feature_names())
+    model.set_feature_statistics(torch.ones(f), torch.zeros(f))
+    assert torch.equal(model.feature_std, torch.ones(f))
+    assert "feature_mean" in model.state_dict() and "feature_std" in model.state_dict()

@@ -1,0 +1,93 @@
+"""Tests of tpgnn.train and tpgnn.checkpoint on a small measured dataset."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tpgnn.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
+from tpgnn.dataset import load_graph_set
+from tpgnn.embeddings import train_type_vectors
+from tpgnn.graph import edge_type_names, node_feature_names, node_type_vocabulary
+from tpgnn.model import ModelConfig
+from tpgnn.train import TrainConfig, feature_statistics, score_graphs, task_batches, train
+
+
+@pytest.fixture(scope="module")
+def data(measured_dataset):
+    return load_graph_set(measured_dataset, None, cache_dir=None, workers=1)
+
+
+def _model_config() -> ModelConfig:
+    return ModelConfig(len(node_type_vocabulary()), len(node_feature_names()),
+                       len(edge_type_names()), hidden_dim=16, type_embedding_dim=8)
+
+
+def test_config_is_validated():
+    with pytest.raises(ValueError, match="loss must be one of"):
+        TrainConfig(loss="mse")
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="device"):
+        TrainConfig(device="gpu")
+
+
+def test_batches_cover_each_sample_once_grouped_by_task(data):
+    import numpy as np
+
+    batches = list(task_batches(data, 1, 5, np.random.default_rng(0)))
+    assert sorted(torch.cat(batches).tolist()) == list(range(len(data)))
+    assert all(len(set(data.task_index[b].tolist())) == 1 for b in batches)
+
+
+def test_feature_statistics_match_torch(data):
+    mean, std = feature_statistics(data.graphs)
+    x = torch.cat([g.node_features for g in data.graphs]).double()
+    torch.testing.assert_close(mean, x.mean(0).float())
+    torch.testing.assert_close(std, x.std(0, unbiased=False).float(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["rank", "huber"])
+def test_training_runs_and_is_reproducible(data, loss):
+    config = TrainConfig(loss=loss, epochs=2, tasks_per_batch=2, samples_per_task=6, seed=3)
+    # fastText is not bit-reproducible: a repeated run passes the vectors of the first.
+    vectors = train_type_vectors(data.graphs, _model_config().type_embedding_dim)
+    runs = [train(config, _model_config(), data, data, vectors) for _ in range(2)]
+    (m1, info), (m2, _) = runs
+    assert len(info["history"]) == 2
+    torch.testing.assert_close(score_graphs(m1, data.graphs, torch.device("cpu")),
+                               score_graphs(m2, data.graphs, torch.device("cpu")))
+
+
+def test_cli_without_validation_data_is_a_clear_error(measured_dataset, tmp_path):
+    from tpgnn.cli import main
+
+    args = ["train", "--data", str(measured_dataset), "--out", str(tmp_path / "m.pt"),
+            "--epochs", "1", "--no-cache", "--workers", "1"]
+    with pytest.raises(ValueError, match="24 train and 0 validation"):
+        main(args)
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_checkpoint_round_trip_gives_identical_scores(data, tmp_path):
+    config = TrainConfig(epochs=1, tasks_per_batch=2, samples_per_task=6, fasttext=False)
+    model, _ = train(config, _model_config(), data, data)
+    save_checkpoint(tmp_path / "m.pt", model, train_config={"epochs": 1})
+    loaded, meta = load_checkpoint(tmp_path / "m.pt")
+    assert meta["train_config"] == {"epochs": 1}
+    assert meta["vocabulary"] == list(node_type_vocabulary())
+    assert set(meta["versions"]) >= {"tpgnn", "apache-tvm", "torch"}
+    cpu = torch.device("cpu")
+    torch.testing.assert_close(score_graphs(model, data.graphs, cpu),
+                               score_graphs(loaded, data.graphs, cpu))
+
+
+def test_checkpoint_with_another_feature_layout_is_refused(data, tmp_path):
+    model, _ = train(TrainConfig(epochs=1, fasttext=False), _model_config(), data, data)
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, model)
+    payload = torch.load(path, weights_only=True)
+    payload["feature_names"] = payload["feature_names"][::-1]
+    torch.save(payload, path)
+    with pytest.raises(CheckpointMismatchError, match="node feature layout"):
+        load_checkpoint(path)
