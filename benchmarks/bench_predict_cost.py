@@ -1,0 +1,65 @@
+"""Predict cost of the cost models: time to score 512 candidates, schedules in, scores out.
+
+Run: ``.venv/bin/python benchmarks/bench_predict_cost.py [--num 512] [--repeat 3]``
+
+Both models go through MetaSchedule's public ``predict(context, candidates)``: the GNN
+extracts graphs with the C++ pass and scores them in one batch; XGBModel extracts
+``PerStoreFeature`` and runs its booster. XGBModel predicts random numbers until trained, so
+it is first fitted (on features of other sampled programs of the same task with stand-in
+labels: the booster's size, not its accuracy, sets its cost). Target (issue 5): GNN <= XGB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--num", type=int, default=512)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    from tvm.s_tir import meta_schedule as ms
+
+    import tpgnn
+    from tpgnn.operators import conv2d
+    from tpgnn.sampling import llvm_target, sample_candidates
+
+    mod = conv2d()
+    candidates = sample_candidates(mod, args.num, seed=0)
+    context = ms.TuneContext(mod=mod, target=llvm_target(), num_threads=os.cpu_count() or 1)
+
+    xgb = ms.cost_model.XGBModel(num_warmup_samples=0, verbose_eval=0,
+                                 num_tuning_cores=os.cpu_count())
+    fit = sample_candidates(mod, 256, seed=1)
+    features = [f.numpy().astype("float32") for f in xgb.extractor.extract_from(context, fit)]
+    xgb._train(xs=features, ys=np.random.default_rng(0).uniform(size=len(features)))
+    gnn = tpgnn.GNNModel()
+
+    def timed(model) -> float:
+        model.predict(context, candidates)  # warm up
+        times = []
+        for _ in range(args.repeat):
+            start = time.perf_counter()
+            scores = model.predict(context, candidates)
+            times.append(time.perf_counter() - start)
+            assert scores.shape == (len(candidates),)
+        return statistics.median(times)
+
+    t_gnn, t_xgb = timed(gnn), timed(xgb)
+    print(f"candidates: {len(candidates)} sampled ResNet-18 conv2d schedules, "
+          f"{os.cpu_count()} cores, median of {args.repeat}")
+    print(f"  GNNModel.predict  {t_gnn:8.3f} s  ({t_gnn / len(candidates) * 1e3:.2f} ms/candidate)")
+    print(f"  XGBModel.predict  {t_xgb:8.3f} s  ({t_xgb / len(candidates) * 1e3:.2f} ms/candidate)")
+    print(f"  GNN / XGB         {t_gnn / t_xgb:8.2f}   (target <= 1)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
