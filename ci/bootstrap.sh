@@ -25,7 +25,7 @@ if [ "$(cat "$venv/.deps-stamp" 2>/dev/null)" != "$deps" ]; then
   echo "$deps" > "$venv/.deps-stamp"
 fi
 
-sources=$(find cpp python CMakeLists.txt pyproject.toml -type f \
+sources=$(find cpp python tvm_patch CMakeLists.txt pyproject.toml -type f \
             -not -path '*/__pycache__/*' -not -name '*.pyc' | LC_ALL=C sort)
 build=$(digest $sources)
 if [ "$(cat "$venv/.build-stamp" 2>/dev/null)" != "$build" ]; then

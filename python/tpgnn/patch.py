@@ -84,7 +84,8 @@ def _patch(args: list[str], patch: Path, root: Path) -> bool:
     if exe is None:
         raise PatchError("GNU patch is not installed (apt-get install patch)")
     result = subprocess.run(
-        [exe, "-p1", "--batch", "--silent", "-d", str(root), "-i", str(patch), *args],
+        # `-d` changes directory before `-i` is read: pass the patch as an absolute path.
+        [exe, "-p1", "--batch", "--silent", "-d", str(root), "-i", str(patch.resolve()), *args],
         capture_output=True,
         text=True,
         check=False,

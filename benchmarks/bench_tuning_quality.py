@@ -1,0 +1,174 @@
+"""Tuning quality: GNN against XGB at equal trials on tasks of the held-out network.
+
+The held-out (test) network is read from the dataset's manifest (``split.test_networks``;
+Inception-v3). Its ``--tasks`` heaviest tasks by weight x FLOPs (a deterministic choice) are
+tuned together, round-robin, with the same budget per task (``--trials``), the same seed and
+the same builder and runner, once per cost model; a cost model is shared by the tasks of its
+run, as in real tuning. Printed per model: the weighted best latency (sum over tasks of
+weight x best latency after ``--trials`` trials each) and the GNN/XGB ratio (target <= 0.9).
+XGB runs ``--xgb-trials`` per task (default 2x) to find how many trials it needs to match
+the GNN's weighted best. A JSON report with every curve goes to ``--json``.
+
+Slow: about ``tasks x trials x 1.5 s`` per model on a 2-core machine (64 trials x 8 tasks:
+15 to 25 minutes each). Check it first with ``--trials 8 --tasks 2``.
+
+    .venv/bin/python benchmarks/bench_tuning_quality.py --trials 64 --tasks 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import logging
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TARGET = {"kind": "llvm", "num-cores": 2}
+
+
+def held_out_network(data_dir: Path) -> str:
+    """The first test network of the dataset's split; Inception-v3 when no manifest."""
+    manifest = data_dir / "manifest.json"
+    if manifest.exists():
+        names = json.loads(manifest.read_text()).get("split", {}).get("test_networks") or []
+        if names:
+            return sorted(names)[0]
+    return "inception_v3"
+
+
+def load_tasks(network: str, cache_dir: Path) -> list:
+    """The network's tasks as MetaSchedule ``ExtractedTask``s, from the collector's cache
+    when present (never written here)."""
+    import tvm
+    from tvm.s_tir import meta_schedule as ms
+
+    from tpgnn.networks import load_network_tasks
+
+    cached = (cache_dir / f"{network}.json").exists()
+    tasks = load_network_tasks(network, TARGET, cache_dir if cached else None)
+    target = tvm.target.Target(TARGET)
+    return [ms.ExtractedTask(t.task_name, t.mod, target, [t.mod], t.weight) for t in tasks]
+
+
+def weighted_at(curves: list[list[float]], weights: list[float], trials: int) -> float:
+    """Sum of weight x best latency after ``trials`` trials of each task."""
+    total = 0.0
+    for curve, weight in zip(curves, weights, strict=True):
+        if not curve:
+            return math.inf
+        total += weight * curve[min(trials, len(curve)) - 1]
+    return total
+
+
+def trials_to_match(curves: list[list[float]], weights: list[float], goal: float) -> int | None:
+    """The fewest trials per task whose weighted best is <= ``goal``; None if never."""
+    longest = max(len(c) for c in curves)
+    for t in range(1, longest + 1):
+        if weighted_at(curves, weights, t) <= goal:
+            return t
+    return None
+
+
+def _us(seconds: float) -> float | None:
+    return round(seconds * 1e6, 3) if math.isfinite(seconds) else None
+
+
+def run_model(name: str, tasks: list, trials: int, args: argparse.Namespace, builder, runner):
+    """Tune every task ``trials`` times with one cost model; best-latency curves per task."""
+
+    from tpgnn import auto_scheduler
+
+    options = auto_scheduler.TuningOptions(
+        num_measure_trials=trials * len(tasks), max_trials_per_task=trials,
+        num_measures_per_round=min(args.per_round, trials), cost_model=name,
+        builder=builder, runner=runner, seed=args.seed, task_scheduler="round-robin",
+        work_dir=str(args.work_dir / name),
+    )
+    shutil.rmtree(args.work_dir / name, ignore_errors=True)  # old records would seed the search
+    # Quiet MetaSchedule's per-round tables; each run resets its logger to DEBUG.
+    logging.getLogger("tvm.s_tir.meta_schedule").setLevel(logging.WARNING)
+    start = time.perf_counter()
+    result = auto_scheduler.tune(None, TARGET, options, tasks=tasks, progress=True)
+    return result.history, time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=64, help="trials per task (default 64)")
+    parser.add_argument("--xgb-trials", type=int, default=None,
+                        help="XGB's trials per task, to find where it matches (default 2x)")
+    parser.add_argument("--tasks", type=int, default=8, help="heaviest tasks tuned (default 8)")
+    parser.add_argument("--per-round", type=int, default=16, help="trials per search round")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--network", default=None, help="default: the manifest's test network")
+    parser.add_argument("--data-dir", type=Path, default=REPO / "data")
+    parser.add_argument("--cache-dir", type=Path, default=REPO / "cache" / "tasks")
+    parser.add_argument("--work-dir", type=Path, default=REPO / "out" / "bench_tuning")
+    parser.add_argument("--json", type=Path, default=None, help="write every curve here")
+    args = parser.parse_args(argv)
+    if args.trials < 1 or args.tasks < 1 or args.per_round < 1:
+        parser.error("--trials, --tasks and --per-round must be >= 1")
+    xgb_trials = args.xgb_trials or 2 * args.trials
+    if xgb_trials < args.trials:
+        parser.error("--xgb-trials must be >= --trials")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+    from tpgnn import auto_scheduler
+    from tpgnn.collect.workers import stub_gpu_intrinsics
+    from tpgnn.tune.command import select_tasks, task_flops
+
+    stub_gpu_intrinsics()
+    network = args.network or held_out_network(args.data_dir)
+    tasks = select_tasks(load_tasks(network, args.cache_dir), args.tasks)
+    weights = [float(t.weight) for t in tasks]
+    print(f"{network}: {len(tasks)} tasks, {args.trials} trials each (XGB {xgb_trials})")
+    for t in tasks:
+        print(f"  {t.task_name:40s} weight {t.weight:2d}  {task_flops(t) / 1e6:9.1f} MFLOP")
+
+    models = {"xgb": xgb_trials}
+    if importlib.util.find_spec("tpgnn.cost_model") is not None:
+        models = {"gnn": args.trials, **models}
+    else:
+        print("GNN skipped: tpgnn.cost_model is not installed in this tree yet")
+    # One warm builder and runner for every run: their start-up is paid once.
+    builder = auto_scheduler.make_builder("persistent", TARGET["num-cores"])
+    runner = auto_scheduler.make_runner("local")
+    report = {"network": network, "tasks": [t.task_name for t in tasks], "weights": weights,
+              "trials": args.trials, "seed": args.seed, "runs": {}}
+    try:
+        for name, trials in models.items():
+            curves, wall = run_model(name, tasks, trials, args, builder, runner)
+            best = weighted_at(curves, weights, args.trials)
+            report["runs"][name] = {"curves_s": curves, "wall_s": wall, "weighted_best_s": best}
+            report["runs"][name]["curves_us"] = [[_us(x) for x in c] for c in curves]
+            print(f"{name}: weighted best after {args.trials} trials/task: {best * 1e3:.4f} ms "
+                  f"({wall:.0f} s)")
+    finally:
+        builder.shutdown()
+
+    if "gnn" in report["runs"]:
+        gnn = report["runs"]["gnn"]["weighted_best_s"]
+        xgb = report["runs"]["xgb"]["weighted_best_s"]
+        match = trials_to_match(report["runs"]["xgb"]["curves_s"], weights, gnn)
+        report["ratio_gnn_over_xgb"] = gnn / xgb
+        report["xgb_trials_to_match_gnn"] = match
+        verdict = "meets" if gnn <= 0.9 * xgb else "misses"
+        print(f"GNN / XGB at {args.trials} trials: {gnn / xgb:.3f} ({verdict} the <= 0.9 target)")
+        print("XGB trials per task to match the GNN: "
+              + (str(match) if match is not None else f"more than {xgb_trials}"))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        for run in report["runs"].values():  # JSON has no infinity: failures become null
+            del run["curves_s"]
+            run["weighted_best_us"] = _us(run.pop("weighted_best_s"))
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
