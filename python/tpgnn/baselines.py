@@ -28,26 +28,20 @@ def extract_shard_features(shard_dir: str) -> dict:
     """PerStoreFeature of every sample of one shard (runs in a worker process)."""
     from tvm.s_tir import meta_schedule as ms
 
-    from .collect.loader import load_shard
+    from .dataset import measured_candidates
     from .sampling import llvm_target
 
-    shard = load_shard(shard_dir, on_error="skip")
     context = ms.TuneContext(target=llvm_target(), num_threads=1)
     extractor = ms.feature_extractor.PerStoreFeature()
-    workloads: dict[int, object] = {}
     features, records, stores, failed = [], [], [], []
-    for s in shard.samples:
-        try:
-            if s.workload not in workloads:
-                workloads[s.workload] = ms.database.Workload.from_json(
-                    list(shard.workloads[s.workload])
-                )
-            record = ms.database.TuningRecord.from_json(
-                [s.trace, s.run_secs, s.target, s.args_info], workloads[s.workload]
-            )
-            (f,) = extractor.extract_from(context, [record.as_measure_candidate()])
-        except Exception as err:  # noqa: BLE001 (reported by the caller, not fatal)
-            failed.append((s.record, f"{type(err).__name__}: {err}"))
+    for s, candidate, error in measured_candidates(shard_dir):
+        if candidate is not None:
+            try:
+                (f,) = extractor.extract_from(context, [candidate])
+            except Exception as err:  # noqa: BLE001 (reported by the caller, not fatal)
+                error = f"{type(err).__name__}: {err}"
+        if error is not None:
+            failed.append((s.record, error))
             continue
         array = torch.from_numpy(f.numpy().astype(np.float32))
         features.append(array)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -93,21 +94,21 @@ def _shard_digest(shard_dir: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def extract_shard(shard_dir: str) -> dict:
-    """Rebuild every sample of one shard and extract its graph (runs in a worker process).
+def measured_candidates(shard_dir: str) -> Iterator[tuple[Any, Any, str | None]]:
+    """Each sample of a shard with its program rebuilt as MetaSchedule rebuilds a record.
 
-    Returns packed arrays: the graphs concatenated, with per-graph node and edge counts, the
-    record index and median cost of each sample, and the records that could not be rebuilt.
+    Yields
+    ------
+    (sample, candidate, error)
+        ``candidate`` is a ``MeasureCandidate`` (trace replayed on the workload, postprocessors
+        included), or ``None`` with ``error`` saying why the record could not be rebuilt.
     """
     from tvm.s_tir import meta_schedule as ms
 
     from .collect.loader import load_shard
-    from .graph import extract_graph
 
     shard = load_shard(shard_dir, on_error="skip")
-    workloads: dict[int, object] = {}
-    parts: dict[str, list[torch.Tensor]] = {name: [] for name in _ARRAYS}
-    records, workload_ids, costs, num_nodes, num_edges, failed = [], [], [], [], [], []
+    workloads: dict[int, Any] = {}
     for s in shard.samples:
         try:
             if s.workload not in workloads:
@@ -117,9 +118,29 @@ def extract_shard(shard_dir: str) -> dict:
             record = ms.database.TuningRecord.from_json(
                 [s.trace, s.run_secs, s.target, s.args_info], workloads[s.workload]
             )
-            graph = extract_graph(record.as_measure_candidate().sch.mod)
+            yield s, record.as_measure_candidate(), None
         except Exception as err:  # noqa: BLE001 (a bad record is reported, not fatal)
-            failed.append((s.record, f"{type(err).__name__}: {err}"))
+            yield s, None, f"{type(err).__name__}: {err}"
+
+
+def extract_shard(shard_dir: str) -> dict:
+    """Rebuild every sample of one shard and extract its graph (runs in a worker process).
+
+    Returns packed arrays: the graphs concatenated, with per-graph node and edge counts, the
+    record index and median cost of each sample, and the records that could not be rebuilt.
+    """
+    from .graph import extract_graph
+
+    parts: dict[str, list[torch.Tensor]] = {name: [] for name in _ARRAYS}
+    records, workload_ids, costs, num_nodes, num_edges, failed = [], [], [], [], [], []
+    for s, candidate, error in measured_candidates(shard_dir):
+        if candidate is not None:
+            try:
+                graph = extract_graph(candidate.sch.mod)
+            except Exception as err:  # noqa: BLE001 (reported, not fatal)
+                error = f"{type(err).__name__}: {err}"
+        if error is not None:
+            failed.append((s.record, error))
             continue
         for name in _ARRAYS:
             parts[name].append(getattr(graph, name))
