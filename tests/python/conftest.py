@@ -32,20 +32,21 @@ def measured_dataset(tmp_path_factory: pytest.TempPathFactory):
 
     Returns the dataset directory (manifest + shards); every workload is in the train split.
     """
+    import tvm
     from tvm import te
 
     from tpgnn.collect.collector import collect
-    from tpgnn.collect.config import CollectConfig, MeasureConfig, SearchConfig
     from tpgnn.collect.workloads import merge_tasks
     from tpgnn.networks import NetworkTask
     from tpgnn.operators import softmax
+
+    sys.path.insert(0, str(Path(__file__).parent / "collect"))
+    from collect_helpers import small_config
 
     a = te.placeholder((32, 32), name="A")
     b = te.placeholder((32, 32), name="B")
     k = te.reduce_axis((0, 32), name="k")
     c = te.compute((32, 32), lambda i, j: te.sum(a[i, k] * b[k, j], axis=k), name="C")
-    import tvm
-
     matmul = tvm.IRModule({"main": te.create_prim_func([a, b, c])})
     workloads = merge_tasks(
         [
@@ -54,18 +55,6 @@ def measured_dataset(tmp_path_factory: pytest.TempPathFactory):
         ]
     )
     data_dir = tmp_path_factory.mktemp("dataset")
-    config = CollectConfig(
-        data_dir=str(data_dir),
-        networks=("tiny",),
-        samples_per_workload=12,
-        num_build_workers=2,
-        target={"kind": "llvm", "num-cores": 1},
-        measure=MeasureConfig(number=1, repeat=3, min_repeat_ms=1),
-        search=SearchConfig(random_per_workload=8, batch_size=4, population_size=16,
-                            genetic_num_iters=1),
-        test_networks=(),
-        val_networks=(),
-        progress=False,
-    )
+    config = small_config(data_dir, samples_per_workload=12)
     collect(config, workloads)
     return data_dir

@@ -11,9 +11,13 @@ from tpgnn.collect.loader import load_shard
 from tpgnn.dataset import dataset_layout, load_graph_set, relative_throughput
 
 
+def _num_samples(dataset) -> int:
+    return len(load_shard(dataset / "shards" / "tiny").samples)
+
+
 def test_labels_are_throughput_relative_to_the_task_best(measured_dataset):
     data = load_graph_set(measured_dataset, None, cache_dir=None, workers=1)
-    assert len(data) == 24 and len(data.tasks) == 2
+    assert len(data) == _num_samples(measured_dataset) and len(data.tasks) == 2
     for members in data.task_members():
         labels, costs = data.labels[members], data.costs[members]
         assert float(labels.max()) == pytest.approx(1.0)
@@ -52,7 +56,8 @@ def test_cache_is_reused_and_keyed_by_content(measured_dataset, tmp_path):
 
 def test_split_and_network_filters(measured_dataset):
     assert len(load_graph_set(measured_dataset, ["test"], cache_dir=None, workers=1)) == 0
-    assert len(load_graph_set(measured_dataset, ["train"], cache_dir=None, workers=1)) == 24
+    train = load_graph_set(measured_dataset, ["train"], cache_dir=None, workers=1)
+    assert len(train) == _num_samples(measured_dataset)
     assert len(load_graph_set(measured_dataset, None, cache_dir=None, workers=1,
                               networks=["resnet18"])) == 0
     with pytest.raises(ValueError, match="splits must be among"):
@@ -64,7 +69,7 @@ def test_a_plain_metaschedule_database_loads(measured_dataset):
     dirs, info = dataset_layout(shard_dir)
     assert dirs == [shard_dir] and info == {}
     data = load_graph_set(shard_dir, None, cache_dir=None, workers=1)
-    assert len(data) == 24
+    assert len(data) == _num_samples(measured_dataset)
     assert all(i["networks"] == {"tiny": {"weight": 1}} for i in data.task_info.values())
 
 

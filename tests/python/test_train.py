@@ -64,7 +64,7 @@ def test_cli_without_validation_data_is_a_clear_error(measured_dataset, tmp_path
 
     args = ["train", "--data", str(measured_dataset), "--out", str(tmp_path / "m.pt"),
             "--epochs", "1", "--no-cache", "--workers", "1"]
-    with pytest.raises(ValueError, match="24 train and 0 validation"):
+    with pytest.raises(ValueError, match=r"\d+ train and 0 validation"):
         main(args)
     assert not (tmp_path / "m.pt").exists()
 
