@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from .graph import ProgramGraph, edge_type_names, node_feature_names, node_type_
 logger = logging.getLogger(__name__)
 
 #: Bump when the cache layout changes.
-CACHE_FORMAT = "tpgnn-graphs/1"
+CACHE_FORMAT = "tpgnn-graphs/2"  # 2: infinite constants give finite features
 _ARRAYS = ("node_type", "node_features", "row_ptr", "col", "edge_type")
 
 
@@ -218,7 +219,7 @@ def load_packed_shards(
                 if cache_dir is not None:
                     cache_dir.mkdir(parents=True, exist_ok=True)
                     final = cache_dir / f"{name}.{_shard_digest(todo[name])}.{signature}.pt"
-                    tmp = final.with_suffix(".tmp")
+                    tmp = final.with_suffix(f".{os.getpid()}.tmp")  # processes may race
                     torch.save({k: v for k, v in packed.items() if k != "failed"}, tmp)
                     tmp.replace(final)
     return out
@@ -253,6 +254,7 @@ def load_graph_set(
     cache_dir: str | Path | None = "cache/graphs",
     workers: int = 2,
     networks: Iterable[str] | None = None,
+    snapshot: dict[str, int] | None = None,
 ) -> GraphSet:
     """The labelled graphs of the given splits of a dataset directory.
 
@@ -270,6 +272,9 @@ def load_graph_set(
         Extraction processes.
     networks
         Keep only tasks used by one of these networks.
+    snapshot
+        Keep only records below ``snapshot[shard]`` (shards only grow by appending), so a
+        dataset that has grown since can be read as it was: see :func:`data_snapshot`.
     """
     if splits is not None:
         splits = set(splits)
@@ -286,7 +291,10 @@ def load_graph_set(
     for d in dirs:
         shard = packed[d.name]
         keep = []
+        limit = snapshot.get(d.name, 0) if snapshot is not None else None
         for i, workload in enumerate(shard["workload"].tolist()):
+            if limit is not None and int(shard["record"][i]) >= limit:
+                continue
             key = f"{d.name}/{workload}"
             info = workload_info.get(key) or {"networks": {d.name: {"weight": 1}}}
             if splits is not None and info.get("split") not in splits:
@@ -309,3 +317,12 @@ def load_graph_set(
     logger.info("%s: %d graphs of %d tasks", "+".join(sorted(splits or ["all"])), len(result),
                 len(result.tasks))
     return result
+
+
+def data_snapshot(*sets: GraphSet) -> dict[str, int]:
+    """Per shard, one past the highest record the sets hold: how much of each shard was read."""
+    out: dict[str, int] = {}
+    for data in sets:
+        for shard, record in data.keys:
+            out[shard] = max(out.get(shard, 0), record + 1)
+    return out

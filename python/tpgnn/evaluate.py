@@ -117,11 +117,15 @@ def evaluate(args: argparse.Namespace) -> dict:
     from .train import score_graphs
 
     reuse_freed_memory()
+    checkpoint = args.checkpoint or default_checkpoint_path()
+    model, meta = load_checkpoint(checkpoint)
+    # Fit the baselines on the records the GNN was trained on, though the data has grown since.
+    snapshot = meta.get("train_config", {}).get("data_snapshot")
     own_dataset = (Path(args.data) / "manifest.json").exists()
     test = load_graph_set(args.data, ["test"] if own_dataset else None,
                           cache_dir=args.cache_dir, workers=args.workers)
     train = load_graph_set(args.train_data, ["train"], cache_dir=args.cache_dir,
-                           workers=args.workers)
+                           workers=args.workers, snapshot=snapshot)
     train_features = load_store_features(args.train_data, train.keys, workers=args.workers)
     test_features = load_store_features(args.data, test.keys, workers=args.workers)
     have = [i for i, f in enumerate(test_features) if f is not None and len(f) > 0]
@@ -132,8 +136,6 @@ def evaluate(args: argparse.Namespace) -> dict:
     test_features = [test_features[i] for i in have]
     fit = [i for i, f in enumerate(train_features) if f is not None and len(f) > 0]
 
-    checkpoint = args.checkpoint or default_checkpoint_path()
-    model, meta = load_checkpoint(checkpoint)
     scores = {"gnn": score_graphs(model, test.graphs, torch.device("cpu"))}
     logger.info("fitting XGBModel on %d training programs", len(fit))
     xgb = fit_xgb([train_features[i] for i in fit], train.labels[fit].numpy())

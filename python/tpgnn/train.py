@@ -235,8 +235,8 @@ def train(
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``tpgnn train``."""
-    from .checkpoint import save_checkpoint
-    from .dataset import load_graph_set
+    from .checkpoint import load_checkpoint, save_checkpoint
+    from .dataset import data_snapshot, load_graph_set
     from .embeddings import load_type_vectors, save_type_vectors, train_type_vectors
 
     config = TrainConfig(
@@ -253,8 +253,16 @@ def run(args: argparse.Namespace) -> int:
     logger.info("train config: %s", asdict(config))
     logger.info("model config: %s", model_config.to_dict())
     cache = None if args.no_cache else args.cache_dir
-    train_set = load_graph_set(args.data, ["train"], cache_dir=cache, workers=args.workers)
-    val_set = load_graph_set(args.data, ["val"], cache_dir=cache, workers=args.workers)
+    snapshot = None
+    if args.data_snapshot_of:
+        _, meta = load_checkpoint(args.data_snapshot_of)
+        snapshot = meta.get("train_config", {}).get("data_snapshot")
+        if snapshot is None:
+            raise ValueError(f"{args.data_snapshot_of} records no data snapshot to reuse")
+    train_set = load_graph_set(args.data, ["train"], cache_dir=cache, workers=args.workers,
+                               snapshot=snapshot)
+    val_set = load_graph_set(args.data, ["val"], cache_dir=cache, workers=args.workers,
+                             snapshot=snapshot)
     vectors = None
     if config.fasttext:
         if args.type_vectors:
@@ -272,7 +280,8 @@ def run(args: argparse.Namespace) -> int:
     save_checkpoint(
         args.out, model,
         train_config={**asdict(config), "data": str(args.data),
-                      "train_graphs": len(train_set), "val_graphs": len(val_set)},
+                      "train_graphs": len(train_set), "val_graphs": len(val_set),
+                      "data_snapshot": data_snapshot(train_set, val_set)},
         metrics={"best_val": best, "history": info["history"]},
     )
     print(f"best epoch {best['epoch']}: val pairwise accuracy {best['pairwise_accuracy']:.4f}, "
@@ -301,5 +310,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=2, help="graph extraction processes")
     p.add_argument("--cache-dir", default="cache/graphs")
     p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--data-snapshot-of", metavar="CHECKPOINT",
+                   help="train on exactly the records another checkpoint was trained on "
+                        "(the dataset may have grown since), e.g. for an ablation")
     p.set_defaults(func=run)
 

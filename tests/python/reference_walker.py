@@ -8,6 +8,7 @@ agree node for node and edge for edge on real scheduled programs.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +54,9 @@ DL_INT, DL_UINT, DL_FLOAT, DL_BFLOAT, DL_BOOL = 0, 1, 2, 4, 6
 
 
 def signed_log(x: float) -> float:
-    return math.copysign(math.log1p(abs(x)), x)
+    if math.isnan(x):
+        return 0.0
+    return math.copysign(math.log1p(min(abs(x), sys.float_info.max)), x)
 
 
 def _type_info(obj: tvm_ffi.Object):

@@ -8,7 +8,7 @@ from tvm.s_tir import meta_schedule as ms
 
 import tpgnn
 from tpgnn.collect.loader import load_shard
-from tpgnn.dataset import dataset_layout, load_graph_set, relative_throughput
+from tpgnn.dataset import data_snapshot, dataset_layout, load_graph_set, relative_throughput
 
 
 def _num_samples(dataset) -> int:
@@ -76,3 +76,13 @@ def test_a_plain_metaschedule_database_loads(measured_dataset):
 def test_a_directory_without_data_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="neither a TPGNN dataset"):
         dataset_layout(tmp_path)
+
+
+def test_snapshot_reads_a_grown_dataset_as_it_was(measured_dataset):
+    full = load_graph_set(measured_dataset, None, cache_dir=None, workers=1)
+    snapshot = data_snapshot(full)
+    assert snapshot == {"tiny": max(r for _, r in full.keys) + 1}
+    half = {"tiny": snapshot["tiny"] // 2}
+    older = load_graph_set(measured_dataset, None, cache_dir=None, workers=1, snapshot=half)
+    assert older.keys == [k for k in full.keys if k[1] < half["tiny"]]
+    assert data_snapshot(older) == {"tiny": max(r for _, r in older.keys) + 1}

@@ -166,6 +166,16 @@ def test_object_outside_vocabulary_gets_unknown_id(scheduled_programs):
     assert node_type_vocabulary()[0] == "<unknown>"
 
 
+def test_infinite_constants_give_finite_features():
+    # Max reductions start from -inf; a feature must never be infinite.
+    buf = tirx.decl_buffer((1,), "float32", name="out")
+    value = tirx.Max(tirx.FloatImm("float32", float("-inf")), tirx.FloatImm("float32", 1.0))
+    graph = tpgnn.extract_graph(tirx.PrimFunc([buf], tirx.BufferStore(buf, value, [0])))
+    assert bool(torch.isfinite(graph.node_features).all())
+    values = graph.node_features[:, node_feature_names().index("const_value")]
+    assert float(values.min()) == pytest.approx(-math.log1p(1.7976931348623157e308))
+
+
 def test_deep_ir_does_not_overflow_the_stack():
     # TVM's own PrimFunc constructor recurses and overflows near depth 10,000.
     depth = 5_000

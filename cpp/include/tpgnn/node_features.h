@@ -9,8 +9,10 @@
 #ifndef TPGNN_NODE_FEATURES_H_
 #define TPGNN_NODE_FEATURES_H_
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 namespace tpgnn {
 
@@ -88,10 +90,15 @@ inline constexpr const char* kEdgeTypeNames[kNumEdgeTypes] = {"parent_to_child",
 
 /*!
  * \brief Sign-preserving log transform, so that 1 and 1e9 both land in a small range.
+ *
+ * Infinite values (e.g. a `-inf` FloatImm initialising a max reduction) map to the transform
+ * of the largest double, NaN to 0, so every feature is finite.
  * \return sign(x) * log1p(|x|)
  */
 inline float SignedLog(double x) {
-  return static_cast<float>(x < 0 ? -std::log1p(-x) : std::log1p(x));
+  if (std::isnan(x)) return 0.0f;
+  const double magnitude = std::log1p(std::min(std::fabs(x), std::numeric_limits<double>::max()));
+  return static_cast<float>(x < 0 ? -magnitude : magnitude);
 }
 
 }  // namespace tpgnn

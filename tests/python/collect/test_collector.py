@@ -7,7 +7,8 @@ import gzip
 import json
 from pathlib import Path
 
-from conftest import matmul_workload, small_config
+import pytest
+from collect_helpers import matmul_workload, small_config
 
 from tpgnn.collect.collector import collect
 from tpgnn.collect.loader import load_shard, open_json_database
@@ -23,10 +24,11 @@ def test_collect_measures_random_then_evolutionary(collected):
     assert stats.successes >= 10 and stats.failures == 0
     shard = load_shard(data_dir / "shards" / "tiny")
     sources = collections.Counter(s.meta["source"] for s in shard.samples)
-    assert sources["random"] == 6 and sources["evolutionary"] >= 4
+    assert sources["random"] >= 6 and sources["evolutionary"] >= 1
     for s in shard.samples:
         assert s.ok and len(s.run_secs) == 3  # one cost per repeat
         assert s.median > 0 and s.spread >= 0
+        assert s.meta["load"] >= 0  # load average while timing, to find noisy samples
 
 
 def test_shard_is_a_metaschedule_json_database(collected, tmp_path):
@@ -44,6 +46,7 @@ def test_no_program_measured_twice(collected):
     assert len(hashes) == len(set(hashes))
 
 
+@pytest.mark.slow
 def test_rerun_resumes_without_remeasuring(tmp_path):
     wl = matmul_workload()
     first = collect(small_config(tmp_path, samples_per_workload=6), [wl])
@@ -59,13 +62,16 @@ def test_rerun_resumes_without_remeasuring(tmp_path):
     assert len(hashes) == len(set(hashes)) == len(after)
 
 
+@pytest.mark.slow
 def test_kill_between_sidecar_and_records_is_repaired(tmp_path):
     wl = matmul_workload()
     collect(small_config(tmp_path, samples_per_workload=4), [wl])
     root = tmp_path / "shards" / "tiny"
     records = _lines(root / RECORD_FILE)
     # As if killed after the sidecar rename but before the record rename: drop 2 records.
-    (root / RECORD_FILE).write_bytes(gzip.compress("".join(x + "\n" for x in records[:-2]).encode()))
+    (root / RECORD_FILE).write_bytes(
+        gzip.compress("".join(x + "\n" for x in records[:-2]).encode())
+    )
     stats = collect(small_config(tmp_path, samples_per_workload=6), [wl])
     shard = load_shard(root)
     assert stats.measured >= 2
@@ -73,6 +79,7 @@ def test_kill_between_sidecar_and_records_is_repaired(tmp_path):
     assert len(_lines(root / SIDECAR_FILE)) == len(shard.samples)
 
 
+@pytest.mark.slow
 def test_failures_are_recorded_with_their_message(tmp_path):
     from tpgnn.collect.config import MeasureConfig, SearchConfig
 
@@ -81,10 +88,11 @@ def test_failures_are_recorded_with_their_message(tmp_path):
         samples_per_workload=1,
         measure=MeasureConfig(number=1, repeat=3, min_repeat_ms=1, build_timeout_s=1e-3),
         search=SearchConfig(random_per_workload=2, batch_size=2, population_size=4),
+        time_budget_s=5.0,  # the budget is checked between batches: one batch of timeouts
     )
     stats = collect(config, [matmul_workload()])
     shard = load_shard(tmp_path / "shards" / "tiny")
-    assert stats.failures == len(shard.samples) >= 2  # gave up on the workload, loudly
+    assert stats.failures == len(shard.samples) >= 2
     for s in shard.samples:
         assert not s.ok and s.run_secs == [1e10]
         assert "timeout" in s.error
@@ -93,3 +101,58 @@ def test_failures_are_recorded_with_their_message(tmp_path):
 def test_workload_file_has_one_line_per_workload(collected):
     data_dir, _ = collected
     assert len(_lines(data_dir / "shards" / "tiny" / WORKLOAD_FILE)) == 1
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_resume(tmp_path):
+    """A real ``kill -9`` at an arbitrary moment: files stay loadable, nothing is re-measured."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    here = Path(__file__).parent
+    script = (
+        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
+        "from collect_helpers import matmul_workload, small_config;"
+        "from tpgnn.collect.collector import collect;"
+        "collect(small_config(Path(sys.argv[1]), samples_per_workload=40), [matmul_workload()])"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(here)], env=env)
+    sidecar = tmp_path / "shards" / "tiny" / SIDECAR_FILE
+    deadline = time.monotonic() + 120
+    while not (sidecar.exists() and _lines(sidecar)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.5)  # land somewhere inside a later batch
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed = load_shard(tmp_path / "shards" / "tiny")
+    assert killed.samples, "the first batch should have been saved before the kill"
+    stats = collect(small_config(tmp_path, samples_per_workload=12), [matmul_workload()])
+    shard = load_shard(tmp_path / "shards" / "tiny")
+    hashes = [s.meta["shash"] for s in shard.samples]
+    assert len(hashes) == len(set(hashes)) == len(killed.samples) + stats.measured
+    assert not list((tmp_path / "shards" / "tiny").glob(".*.tmp"))  # stale temporaries removed
+
+
+def test_second_collector_on_the_same_directory_fails_fast(tmp_path):
+    from tpgnn.collect.io import DataDirBusyError, exclusive_directory
+
+    with exclusive_directory(tmp_path):
+        with pytest.raises(DataDirBusyError, match="another collector"):
+            collect(small_config(tmp_path), [matmul_workload()])
+
+
+def test_rerun_removes_stale_temporaries(collected, tmp_path):
+    import shutil
+
+    data_dir, stats = collected
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy)
+    stale = copy / "shards" / "tiny" / f".{RECORD_FILE}.x1y2.tmp"
+    stale.write_bytes(b"half a write")
+    again = collect(small_config(copy), [matmul_workload()])
+    assert again.measured == 0 and not stale.exists()
+    assert len(load_shard(copy / "shards" / "tiny").samples) == stats.measured

@@ -1,0 +1,251 @@
+"""The collection loop: pick a workload, generate candidates, measure, save, repeat.
+
+Order keeps a partial dataset balanced: every workload first gets its random programs
+(round robin over networks), then the workload with the fewest successful samples gets an
+evolutionary batch, until each has ``samples_per_workload``; then, if ``total`` asks for
+more, the same rule continues. After every batch the shard and the manifest are rewritten
+atomically, so the collector can be killed at any moment and rerun: it rebuilds its state
+from the files and never measures a program (by structural hash) twice.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .candidates import RANDOM, evolutionary_candidates, random_candidates
+from .config import CollectConfig
+from .io import exclusive_directory, remove_stale_temporaries
+from .manifest import build_manifest, load_manifest, provenance, utc_now, write_manifest
+from .measure import measure_batch
+from .shard import SHARDS_DIR
+from .state import WorkloadState, goal, measured_traces, open_states, pick, round_robin
+from .workers import PersistentBuilder, make_runner, stub_gpu_intrinsics, target_of
+from .workloads import Workload, gather_workloads
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["CollectStats", "WorkloadState", "collect"]
+
+
+@dataclass
+class CollectStats:
+    """What one :func:`collect` call did."""
+
+    workloads: int = 0
+    measured: int = 0
+    successes: int = 0
+    failures: int = 0
+    seconds: float = 0.0
+    total_successes: int = 0
+    stopped_by: str = "done"
+
+    @property
+    def samples_per_hour(self) -> float:
+        return 3600.0 * self.successes / self.seconds if self.seconds > 0 else 0.0
+
+
+def _seed(base: int, shash: str, round_index: int) -> int:
+    return (base * 1_000_003 + int(shash) % 1_000_000_007 + round_index * 7919) % (2**31 - 1)
+
+
+def _candidates(st: WorkloadState, kind: str, config: CollectConfig, target: Any) -> list:
+    seed = _seed(config.seed, st.workload.shash, len(st.hashes))
+    mod, name = st.workload.mod, st.workload.name
+    if kind == "random":
+        n = config.search.random_per_workload - st.randoms
+        cands = random_candidates(mod, target, n, seed, st.hashes, task_name=name)
+        if len(cands) < n:
+            # Several draws found fewer than n distinct programs: the design space is (nearly)
+            # enumerated, and an evolutionary search cannot find what is not there.
+            st.random_exhausted = st.exhausted = True
+        return cands
+    n = config.search.batch_size
+    cands = evolutionary_candidates(
+        mod, target, n, seed, st.hashes, measured_traces(st), config.search, task_name=name
+    )
+    if len(cands) < n:  # small spaces: top up with random programs
+        seen = st.hashes | {c.shash for c in cands}
+        cands += random_candidates(mod, target, n - len(cands), seed + 1, seen, task_name=name)
+    return cands
+
+
+def collect(
+    config: CollectConfig,
+    workloads: list[Workload] | None = None,
+    stop: threading.Event | None = None,
+) -> CollectStats:
+    """Measure until the configured goal, the time budget, or an interrupt.
+
+    Parameters
+    ----------
+    config : CollectConfig
+        What to collect and where.
+    workloads : list of Workload, optional
+        Measure these instead of the networks' workloads (tests, custom sets).
+    stop : threading.Event, optional
+        Set it (from a signal handler, say) to stop after the batch in progress.
+
+    Raises
+    ------
+    DataDirBusyError
+        When another collector is writing ``config.data_dir``.
+    """
+    with exclusive_directory(config.data_dir) as root:
+        for d in [root, *sorted(p for p in (root / SHARDS_DIR).glob("*") if p.is_dir())]:
+            remove_stale_temporaries(d)  # left by a kill in the middle of a write
+        return _collect_locked(config, workloads, stop)
+
+
+def _collect_locked(
+    config: CollectConfig, workloads: list[Workload] | None, stop: threading.Event | None
+) -> CollectStats:
+    stub_gpu_intrinsics()
+    start = time.monotonic()
+    target = target_of(config.target)
+    if workloads is None:
+        workloads = gather_workloads(config.networks, config.target, config.cache_dir)
+    manifest = load_manifest(config.data_dir)
+    states = round_robin(open_states(config, workloads, manifest))
+    session = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
+    session_info = {
+        **provenance(),
+        "started": utc_now(),
+        "target": dict(config.target),
+        "measurement": asdict(config.measure),
+        "search": asdict(config.search),
+        "seed": config.seed,
+        "builder": "tpgnn.collect.workers.PersistentBuilder",
+        "runner": "RPCRunner" if config.rpc else "LocalRunner",
+        "rpc": asdict(config.rpc) if config.rpc else None,
+        "records_added": 0,
+    }
+    stats = CollectStats(workloads=len(states))
+    target_total = goal(states, config)
+    have = sum(s.successes for s in states)
+    logger.info("%d workloads, %d samples already, goal %d", len(states), have, target_total)
+    for shard in {id(s.shard): s.shard for s in states}.values():
+        shard.save()  # new workloads (and new uses) are on disk even if nothing is measured
+    manifest = build_manifest(config, states, manifest, session, session_info)
+    write_manifest(config.data_dir, manifest)
+    builder = runner = None  # started on the first batch: a finished dataset costs nothing
+    bar = _progress(config, target_total, have)
+    search_errors = 0
+    try:
+        while True:
+            if config.time_budget_s is not None and time.monotonic() - start > config.time_budget_s:
+                stats.stopped_by = "time budget"
+                break
+            if stop is not None and stop.is_set():
+                stats.stopped_by = "stop requested"
+                break
+            picked = pick(states, config)
+            if picked is None:
+                break
+            st, kind = picked
+            t0 = time.monotonic()
+            try:
+                cands = _candidates(st, kind, config, target)
+                search_errors = 0
+            except Exception:  # noqa: BLE001 -- one workload's search must not stop the run
+                # MetaSchedule raises TVMError (a RuntimeError) from deep inside its search
+                # on rare workloads; log it loudly, count it as a fruitless round (three
+                # make the workload exhausted), and stop only if every search keeps failing.
+                logger.exception("%s search failed on %s (%s)", kind, st.key, st.workload.name)
+                cands = []
+                search_errors += 1
+                if search_errors > 10:
+                    raise
+            t1 = time.monotonic()
+            if not cands:
+                st.fruitless += 1
+                st.exhausted = (
+                    st.fruitless >= config.search.max_fruitless_rounds or kind == "random"
+                )
+                continue
+            if builder is None:
+                builder = PersistentBuilder(
+                    config.num_build_workers, config.measure.build_timeout_s
+                )
+                runner = make_runner(config.measure, config.rpc)
+            results = measure_batch(cands, target, builder, runner)
+            ok = 0
+            for r in results:
+                c = r.candidate
+                st.shard.add_record(
+                    st.index,
+                    c.candidate.sch.trace,
+                    r.run_secs,
+                    target,
+                    c.candidate.args_info,
+                    c.shash,
+                    c.source,
+                    r.error,
+                    session,
+                    r.load,
+                )
+                st.hashes.add(c.shash)
+                st.randoms += c.source == RANDOM
+                ok += r.error is None
+            st.successes += ok
+            st.failures += len(results) - ok
+            st.fruitless = 0
+            if st.failures > 4 * config.samples_per_workload and st.successes == 0:
+                st.exhausted = True
+            stats.measured += len(results)
+            stats.successes += ok
+            stats.failures += len(results) - ok
+            session_info["records_added"] = stats.measured
+            session_info["updated"] = utc_now()
+            st.shard.save()
+            manifest = build_manifest(config, states, manifest, session, session_info)
+            write_manifest(config.data_dir, manifest)
+            t2 = time.monotonic()
+            if bar is not None:
+                bar.total = goal(states, config)  # exhausted workloads lower the goal
+                bar.update(ok)
+            logger.info(
+                "%s %s (%s): %d ok, %d failed; search %.1fs, measure %.1fs; now %d",
+                kind,
+                st.key,
+                st.workload.name,
+                ok,
+                len(results) - ok,
+                t1 - t0,
+                t2 - t1,
+                st.successes,
+            )
+    except KeyboardInterrupt:
+        stats.stopped_by = "interrupt"
+        logger.info("interrupted; every finished batch is saved")
+    finally:
+        if bar is not None:
+            bar.close()
+        if builder is not None:
+            builder.shutdown()
+    stats.seconds = time.monotonic() - start
+    stats.total_successes = sum(s.successes for s in states)
+    return stats
+
+
+def _progress(config: CollectConfig, total: int, have: int) -> Any:
+    if not config.progress:
+        return None
+    from tqdm import tqdm
+
+    tty = sys.stderr.isatty()
+    return tqdm(
+        total=total,
+        initial=min(have, total),
+        unit="sample",
+        desc="collect",
+        mininterval=1.0 if tty else 30.0,
+        dynamic_ncols=tty,
+        smoothing=0.05,
+    )

@@ -1,0 +1,184 @@
+"""``data/manifest.json``: what each shard holds and how it was measured.
+
+The manifest is derived data: the collector rewrites it (atomically) after every batch
+from the shards and the run's settings, so it always agrees with the files beside it.
+Measurement sessions are kept forever under ``sessions`` (a shard's records name the
+session that measured them), so a dataset grown over many runs and machines keeps the
+provenance of every sample.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .io import atomic_write_bytes
+from .shard import RECORD_FILE, SHARDS_DIR, SIDECAR_FILE, WORKLOAD_FILE
+
+if TYPE_CHECKING:
+    from .config import CollectConfig
+    from .state import WorkloadState
+
+__all__ = [
+    "FORMAT",
+    "MANIFEST_FILE",
+    "build_manifest",
+    "cpu_info",
+    "load_manifest",
+    "provenance",
+    "write_manifest",
+]
+
+
+FORMAT = "tpgnn-collect/1"
+MANIFEST_FILE = "manifest.json"
+
+
+def cpu_info() -> dict[str, Any]:
+    """CPU model, flags and core count, from ``/proc/cpuinfo`` where there is one."""
+    model, flags = platform.processor() or "unknown", []
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and model in ("unknown", "x86_64", ""):
+            model = value.strip()
+        elif key == "flags" and not flags:
+            flags = sorted(value.split())
+    return {"cpu_model": model, "cpu_flags": flags, "num_cores": os.cpu_count()}
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def provenance() -> dict[str, Any]:
+    """The machine and software that measure, for a new session entry."""
+    import tvm
+    import tvm_ffi
+
+    return {
+        **cpu_info(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "tvm_version": tvm.__version__,
+        "tvm_ffi_version": tvm_ffi.__version__,
+    }
+
+
+def load_manifest(data_dir: str | Path) -> dict[str, Any]:
+    """The manifest as a dict, or an empty skeleton when there is none yet."""
+    path = Path(data_dir) / MANIFEST_FILE
+    if not path.exists():
+        return {"format": FORMAT, "sessions": {}, "shards": {}, "workloads": {}}
+    manifest = json.loads(path.read_text())
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"{path}: format must be {FORMAT!r}, got {manifest.get('format')!r}")
+    return manifest
+
+
+def write_manifest(data_dir: str | Path, manifest: dict[str, Any]) -> None:
+    """Write the manifest atomically, keys in a stable order (small diffs in git)."""
+    text = json.dumps(manifest, indent=1, sort_keys=False) + "\n"
+    atomic_write_bytes(Path(data_dir) / MANIFEST_FILE, text.encode())
+
+
+def build_manifest(
+    config: CollectConfig,
+    states: list[WorkloadState],
+    manifest: dict,
+    session: str,
+    session_info: dict,
+) -> dict:
+    """The manifest after a batch: this run's session, every shard's counts, every workload.
+
+    Entries of workloads this run does not cover (other networks, earlier runs) are kept.
+    """
+    manifest = dict(manifest)
+    manifest["format"] = FORMAT
+    manifest["description"] = (
+        "Measured tensor programs (MetaSchedule JSON databases) for training TPGNN; "
+        "see README, section 'Dataset'."
+    )
+    manifest.setdefault("sessions", {})[session] = session_info
+    workloads = dict(manifest.get("workloads", {}))
+    for st in states:
+        workloads[st.key] = {
+            "shard": st.shard.name,
+            "index": st.index,
+            "shash": st.workload.shash,
+            "split": st.split,
+            "shared_with_train": st.shared_with_train,
+            # Keep the uses recorded by earlier runs over other networks.
+            "networks": {
+                **workloads.get(st.key, {}).get("networks", {}),
+                **{
+                    u.network: {"task_name": u.task_name, "weight": u.weight}
+                    for u in st.workload.uses
+                },
+            },
+            "successes": st.successes,
+            "failures": st.failures,
+            "random_exhausted": st.random_exhausted,
+            "exhausted": st.exhausted,
+        }
+    manifest["workloads"] = dict(
+        sorted(workloads.items(), key=lambda kv: (kv[1]["shard"], kv[1]["index"]))
+    )
+    shards = {}
+    for st in states:
+        shards[st.shard.name] = st.shard
+    shard_info = dict(manifest.get("shards", {}))
+    for name, shard in sorted(shards.items()):
+        sessions = sorted({m.session for m in shard.measurements})
+        shard_info[name] = {
+            "files": {
+                "workload": WORKLOAD_FILE,
+                "tuning_record": RECORD_FILE,
+                "measurements": SIDECAR_FILE,
+            },
+            "path": f"{SHARDS_DIR}/{name}",
+            **shard.counts(),
+            # Every workload has its samples (or an exhausted design space): commit it.
+            "complete": all(
+                s.exhausted or s.successes >= config.samples_per_workload
+                for s in states
+                if s.shard is shard
+            ),
+            "sessions": sessions,
+        }
+    manifest["shards"] = dict(sorted(shard_info.items()))
+    rows = list(workloads.values())
+    manifest["totals"] = {
+        "workloads": len(rows),
+        "successes": sum(r["successes"] for r in rows),
+        "failures": sum(r["failures"] for r in rows),
+        "by_split": {
+            s: {
+                "workloads": sum(r["split"] == s for r in rows),
+                "successes": sum(r["successes"] for r in rows if r["split"] == s),
+            }
+            for s in ("train", "val", "test")
+        },
+        "workloads_with_100_samples": sum(r["successes"] >= 100 for r in rows),
+    }
+    manifest["split"] = {
+        "rule": "test: used only by test networks; val: used only by val (and test) networks; "
+        "train: everything else. A held-out network's workload that a training network also "
+        "uses stays in train, marked shared_with_train. A workload's split never changes "
+        "once written.",
+        "test_networks": sorted(
+            set(manifest.get("split", {}).get("test_networks", [])) | set(config.test_networks)
+        ),
+        "val_networks": sorted(
+            set(manifest.get("split", {}).get("val_networks", [])) | set(config.val_networks)
+        ),
+    }
+    return manifest

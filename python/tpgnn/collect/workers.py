@@ -1,0 +1,195 @@
+"""Builder and runner processes that start once and stay warm.
+
+Stock ``LocalBuilder`` starts fresh worker processes for every batch, and each of them
+imports ``tvm.s_tir.tensor_intrin``, which registers CUDA, ROCm and Hexagon intrinsics and
+takes about 50 s on this machine, so every build times out at the default 30 s under load.
+Raising the timeout hides that; the root fixes here are
+
+* :func:`warm_worker`, the initializer of every worker, registers empty modules for the GPU
+  intrinsic packages (a CPU build never uses them) and does the remaining imports once;
+* :class:`PersistentBuilder` keeps one pool for its whole life, so workers are paid for once,
+  not once per batch, and links each program into a shared library in the parallel build
+  step, so the serial timing step only has to ``dlopen`` it (stock ``LocalBuilder`` exports a
+  tar that the runner must link, one program at a time).
+
+Timing stays MetaSchedule's own: ``LocalRunner`` (one persistent worker, one program at a
+time) or ``RPCRunner`` through a tracker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import types
+from pathlib import Path
+from typing import Any
+
+import tvm
+from tvm.ir.utils import derived_object
+from tvm.s_tir import meta_schedule as ms
+from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
+
+from .config import MeasureConfig, RPCSettings
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["PersistentBuilder", "make_runner", "remove_artifact", "warm_worker"]
+
+_GPU_INTRIN_MODULES = ("cuda", "rocm", "hexagon")
+
+
+def stub_gpu_intrinsics() -> None:
+    """Register empty ``tvm.s_tir.tensor_intrin.{cuda,rocm,hexagon}`` modules.
+
+    Must run before ``tvm.s_tir.tensor_intrin`` is first imported in the process.
+    """
+    for name in _GPU_INTRIN_MODULES:
+        full = f"tvm.s_tir.tensor_intrin.{name}"
+        sys.modules.setdefault(full, types.ModuleType(full))
+
+
+def warm_worker() -> None:
+    """Initializer of builder and runner workers: stub GPU intrinsics, then import."""
+    stub_gpu_intrinsics()
+    import tvm.s_tir.tensor_intrin  # noqa: F401
+    from tvm.s_tir.meta_schedule.builder import local_builder  # noqa: F401
+    from tvm.s_tir.meta_schedule.runner import local_runner  # noqa: F401
+
+
+def _ensure_importable() -> None:
+    # Worker processes unpickle this module's functions by reference; make sure they can
+    # import tpgnn even when the parent found it through sys.path edits (pytest, notebooks).
+    root = str(Path(__file__).resolve().parents[2])
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if root not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([root, *[p for p in paths if p]])
+
+
+def _build_to_shared_library(mod: Any, target: Any, artifact_root: str) -> str:
+    """Worker side: compile one scheduled module and link it into ``<tmp>/program.so``."""
+    from tvm.s_tir.meta_schedule.builder.local_builder import default_build
+
+    rt_mod = default_build(mod, target, None)
+    out_dir = tempfile.mkdtemp(prefix="build-", dir=artifact_root)
+    path = os.path.join(out_dir, "program.so")
+    rt_mod.export_library(path)
+    return path
+
+
+def remove_artifact(path: str | None) -> None:
+    """Delete a built program's directory; safe on ``None`` and on paths already gone."""
+    if path:
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+
+
+@derived_object
+class PersistentBuilder(ms.builder.PyBuilder):
+    """A MetaSchedule builder whose warm worker pool lives as long as the builder.
+
+    Parameters
+    ----------
+    max_workers : int or None
+        Parallel build processes; ``None`` uses every core.
+    timeout_sec : float
+        Per-program build limit. A timed-out worker is killed and restarted warm.
+    artifact_dir : str or None
+        Where built libraries go until they are timed; a fresh temporary directory if None.
+    maximum_process_uses : int
+        Restart a worker after this many builds, bounding the slow memory growth that made
+        stock ``LocalBuilder`` restart its pool every batch.
+    """
+
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        timeout_sec: float = 60.0,
+        artifact_dir: str | None = None,
+        maximum_process_uses: int = 500,
+    ) -> None:
+        super().__init__()
+        if max_workers is not None and max_workers < 1:
+            raise ValueError(f"max_workers must be >= 1, got {max_workers}")
+        if timeout_sec <= 0:
+            raise ValueError(f"timeout_sec must be positive, got {timeout_sec}")
+        _ensure_importable()
+        self.max_workers = max_workers or os.cpu_count() or 1
+        self.timeout_sec = timeout_sec
+        self.artifact_dir = artifact_dir or tempfile.mkdtemp(prefix="tpgnn-build-")
+        os.makedirs(self.artifact_dir, exist_ok=True)
+        self.pool = PopenPoolExecutor(
+            max_workers=self.max_workers,
+            timeout=timeout_sec,
+            initializer=warm_worker,
+            maximum_process_uses=maximum_process_uses,
+        )
+        # Start every worker now, in parallel, so the first batch is not charged for it.
+        futures = [self.pool.submit(os.getpid) for _ in range(self.max_workers)]
+        for f in futures:
+            f.result()
+
+    def build(self, build_inputs: list[ms.builder.BuilderInput]) -> list[ms.builder.BuilderResult]:
+        """Build every input in parallel; failures come back with their message."""
+        results = []
+        jobs = [(b.mod, b.target, self.artifact_dir) for b in build_inputs]
+        for res in self.pool.map_with_error_catching(
+            lambda job: _build_to_shared_library(*job), jobs
+        ):
+            if res.status == StatusKind.COMPLETE:
+                results.append(ms.builder.BuilderResult(res.value, None))
+            elif res.status == StatusKind.TIMEOUT:
+                results.append(
+                    ms.builder.BuilderResult(
+                        None, f"PersistentBuilder: timeout, killed after {self.timeout_sec} s"
+                    )
+                )
+            else:
+                results.append(
+                    ms.builder.BuilderResult(
+                        None, f"PersistentBuilder: an exception occurred\n{res.value}"
+                    )
+                )
+        return results
+
+    def shutdown(self) -> None:
+        """Stop the worker processes."""
+        self.pool.shutdown(wait=True)
+
+
+def evaluator_config(measure: MeasureConfig) -> ms.runner.EvaluatorConfig:
+    """MetaSchedule's evaluator settings from ours."""
+    return ms.runner.EvaluatorConfig(
+        number=measure.number,
+        repeat=measure.repeat,
+        min_repeat_ms=measure.min_repeat_ms,
+        enable_cpu_cache_flush=measure.enable_cpu_cache_flush,
+    )
+
+
+def make_runner(measure: MeasureConfig, rpc: RPCSettings | None = None) -> ms.runner.Runner:
+    """A runner that times one program at a time, locally or through an RPC tracker."""
+    _ensure_importable()
+    if rpc is None:
+        return ms.runner.LocalRunner(
+            timeout_sec=measure.run_timeout_s,
+            evaluator_config=evaluator_config(measure),
+            initializer=warm_worker,
+        )
+    return ms.runner.RPCRunner(
+        rpc_config=ms.runner.RPCConfig(
+            tracker_host=rpc.tracker_host,
+            tracker_port=rpc.tracker_port,
+            tracker_key=rpc.key,
+            session_timeout_sec=int(max(measure.run_timeout_s, rpc.session_timeout_s)),
+        ),
+        evaluator_config=evaluator_config(measure),
+        max_workers=1,
+        initializer=warm_worker,
+    )
+
+
+def target_of(target: Any) -> tvm.target.Target:
+    """A ``tvm.target.Target`` from a dict, or the target itself."""
+    return target if isinstance(target, tvm.target.Target) else tvm.target.Target(target)

@@ -1,0 +1,38 @@
+"""Networks as MetaSchedule tasks: weights, caching, and the registry's contract."""
+
+from __future__ import annotations
+
+import pytest
+
+from tpgnn.networks import NETWORKS, build_network, load_network_tasks
+
+TARGET = {"kind": "llvm", "num-cores": 1}
+
+
+def test_registry_has_the_required_networks():
+    assert {"resnet18", "mobilenet_v2", "inception_v3"} <= set(NETWORKS)
+
+
+def test_unknown_network_is_a_value_error():
+    with pytest.raises(ValueError, match="network must be one of"):
+        build_network("alexnet")
+
+
+@pytest.mark.slow
+def test_bert_layer_tasks_are_cached_and_weighted(tmp_path):
+    import tvm_ffi
+
+    tasks = load_network_tasks("bert_layer", TARGET, tmp_path)
+    assert (tmp_path / "bert_layer.json").exists()
+    cached = load_network_tasks("bert_layer", TARGET, tmp_path)
+    assert [t.task_name for t in cached] == [t.task_name for t in tasks]
+    assert all(tvm_ffi.structural_equal(a.mod, b.mod) for a, b in zip(tasks, cached, strict=True))
+    assert sum(t.weight for t in tasks) > len(tasks)  # some workloads are used twice
+    assert any("matmul" in t.task_name for t in tasks)
+
+
+@pytest.mark.slow
+def test_resnet18_builds_without_weights():
+    model, example = build_network("resnet18")
+    assert tuple(example.shape) == (1, 3, 224, 224)
+    assert not model.training
