@@ -113,14 +113,19 @@ def evaluate(args: argparse.Namespace) -> dict:
     from ._memory import reuse_freed_memory
     from .baselines import fit_mlp, fit_xgb, load_store_features, predict_mlp, predict_xgb
     from .checkpoint import default_checkpoint_path, load_checkpoint
-    from .dataset import load_graph_set
+    from .dataset import dataset_layout, load_graph_set
     from .train import score_graphs
 
     reuse_freed_memory()
     checkpoint = args.checkpoint or default_checkpoint_path()
     model, meta = load_checkpoint(checkpoint)
-    # Fit the baselines on the records the GNN was trained on, though the data has grown since.
+    # Fit the baselines on the records the GNN was trained on, though the data has grown since
+    # (when the training data is the dataset the checkpoint was trained on: shards in common).
     snapshot = meta.get("train_config", {}).get("data_snapshot")
+    if snapshot and not set(snapshot) & {d.name for d in dataset_layout(args.train_data)[0]}:
+        logger.info("%s shares no shard with the checkpoint's training data: baselines fit "
+                    "on all of its train split", args.train_data)
+        snapshot = None
     own_dataset = (Path(args.data) / "manifest.json").exists()
     test = load_graph_set(args.data, ["test"] if own_dataset else None,
                           cache_dir=args.cache_dir, workers=args.workers)
@@ -135,6 +140,8 @@ def evaluate(args: argparse.Namespace) -> dict:
     test = _subset(test, have)
     test_features = [test_features[i] for i in have]
     fit = [i for i, f in enumerate(train_features) if f is not None and len(f) > 0]
+    if not fit:
+        raise ValueError(f"{args.train_data} has no training programs to fit the baselines on")
 
     scores = {"gnn": score_graphs(model, test.graphs, torch.device("cpu"))}
     logger.info("fitting XGBModel on %d training programs", len(fit))
