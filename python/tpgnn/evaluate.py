@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -170,12 +171,28 @@ def evaluate(args: argparse.Namespace) -> dict:
           f"error reduced by {gain['pairwise_error_reduction']:.1%} (target: both >= 33%)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(
-            {**report, **{m: {n: rows[n][m] for n in rows} for m in MODELS}}, indent=2) + "\n")
+        document = {**report, **{m: {n: rows[n][m] for n in rows} for m in MODELS}}
+        text = json.dumps(json_safe(document), indent=2, allow_nan=False)
+        Path(args.json).write_text(text + "\n")
     if args.plot_dir:
         for path in plot(test, scores, rows, Path(args.plot_dir)):
             print(f"plot written to {path}")
     return report
+
+
+def json_safe(value: object) -> object:
+    """``value`` with every NaN or infinity replaced by ``None``.
+
+    A network with no test tasks has no metrics; ``null`` says so in standard JSON, where
+    Python's default ``NaN`` breaks strict parsers (``jq``, browsers).
+    """
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _subset(data, indices: list[int]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-LOSSES = ("rank", "huber")
+LOSSES = ("rank", "lambdarank", "huber")
 
 
 def huber_loss(
@@ -31,10 +31,44 @@ def pairwise_rank_loss(
     return F.softplus(-margin[better]).mean()
 
 
+def lambdarank_loss(
+    scores: torch.Tensor, labels: torch.Tensor, task_index: torch.Tensor
+) -> torch.Tensor:
+    """RankNet pairs weighted by how much swapping them changes the task's NDCG (LambdaRank).
+
+    A tuner measures only the top of the ranking, so an inversion between the best programs
+    must cost more than one among the slow ones. The gain of a program is its label (throughput
+    relative to the task's best); the weight of a pair is ``|g_i - g_j| * |1/log2(1 + r_i) -
+    1/log2(1 + r_j)| / IDCG`` with ranks ``r`` by the current scores within the task.
+    """
+    same_task = task_index.unsqueeze(0) == task_index.unsqueeze(1)
+    better = (labels.unsqueeze(1) > labels.unsqueeze(0)) & same_task
+    if not bool(better.any()):
+        return scores.sum() * 0.0
+    with torch.no_grad():
+        s = scores.detach()
+        rank = 1 + ((s.unsqueeze(0) > s.unsqueeze(1)) & same_task).sum(1)  # 1 = best scored
+        ideal_rank = 1 + ((labels.unsqueeze(0) > labels.unsqueeze(1)) & same_task).sum(1)
+        discount = 1.0 / torch.log2(1.0 + rank.to(scores.dtype))
+        ideal = labels / torch.log2(1.0 + ideal_rank.to(scores.dtype))
+        idcg = (ideal.unsqueeze(0) * same_task).sum(1).clamp(min=1e-12)  # per row's task
+        weight = (
+            (labels.unsqueeze(1) - labels.unsqueeze(0)).abs()
+            * (discount.unsqueeze(1) - discount.unsqueeze(0)).abs()
+            / idcg.unsqueeze(1)
+        )
+        weight = weight[better]
+        weight = weight / weight.sum().clamp(min=1e-12)
+    margin = scores.unsqueeze(1) - scores.unsqueeze(0)
+    return (F.softplus(-margin[better]) * weight).sum()
+
+
 def loss_function(name: str):
     """The loss called ``name`` (one of :data:`LOSSES`)."""
     if name == "rank":
         return pairwise_rank_loss
+    if name == "lambdarank":
+        return lambdarank_loss
     if name == "huber":
         return huber_loss
     raise ValueError(f"loss must be one of {LOSSES}, got {name!r}")

@@ -56,7 +56,7 @@ def sample_candidates(
         search_strategy=ms.search_strategy.ReplayTrace(),
         task_name="sample",
         rand_state=seed,
-        num_threads=target.attrs.get("num-cores", 1) if hasattr(target, "attrs") else 1,
+        num_threads=int(target.attrs.get("num-cores", 1)),
     )
     context.pre_tuning(
         max_trials=num,

@@ -32,7 +32,8 @@ class TrainConfig:
     Attributes
     ----------
     loss
-        ``"rank"`` (pairwise within a task) or ``"huber"`` (regression on relative throughput).
+        ``"rank"`` (pairwise within a task), ``"lambdarank"`` (pairs weighted by their NDCG
+        change) or ``"huber"`` (regression on relative throughput).
     epochs
         Passes over the training split.
     tasks_per_batch, samples_per_task
