@@ -9,10 +9,13 @@ weight x best latency after ``--trials`` trials each) and the GNN/XGB ratio (tar
 XGB runs ``--xgb-trials`` per task (default 2x) to find how many trials it needs to match
 the GNN's weighted best. A JSON report with every curve goes to ``--json``.
 
-Slow: about ``tasks x trials x 1.5 s`` per model on a 2-core machine (64 trials x 8 tasks:
-15 to 25 minutes each). Check it first with ``--trials 8 --tasks 2``.
+About ``tasks x trials x 1 s`` per model on a 2-core machine (64 trials x 8 tasks: 8 to 9
+minutes for the GNN, twice that for XGB's default 2x trials). ``--plot PATH`` draws the
+weighted best latency against trials per task for both models. Check it first with
+``--trials 8 --tasks 2``.
 
-    .venv/bin/python benchmarks/bench_tuning_quality.py --trials 64 --tasks 8
+    .venv/bin/python benchmarks/bench_tuning_quality.py --trials 64 --tasks 8 \
+        --json out/bench_tuning.json --plot out/bench_tuning.png
 """
 
 from __future__ import annotations
@@ -74,6 +77,30 @@ def trials_to_match(curves: list[list[float]], weights: list[float], goal: float
     return None
 
 
+def plot_curves(report: dict, path: Path) -> None:
+    """Weighted best latency (ms) against trials per task, one line per cost model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, run in report["runs"].items():
+        curves = [[math.inf if x is None else x / 1e6 for x in c] for c in run["curves_us"]]
+        trials = range(1, max(len(c) for c in curves) + 1)
+        ax.plot(trials, [weighted_at(curves, report["weights"], t) * 1e3 for t in trials],
+                label=name)
+    ax.set_xlabel("trials per task")
+    ax.set_ylabel("sum of weight x best latency (ms)")
+    ax.set_title(f"{report['network']}: {len(report['tasks'])} tasks")
+    ax.set_yscale("log")
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _us(seconds: float) -> float | None:
     return round(seconds * 1e6, 3) if math.isfinite(seconds) else None
 
@@ -110,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, default=REPO / "cache" / "tasks")
     parser.add_argument("--work-dir", type=Path, default=REPO / "out" / "bench_tuning")
     parser.add_argument("--json", type=Path, default=None, help="write every curve here")
+    parser.add_argument("--plot", type=Path, default=None, help="draw the curves here (PNG)")
     args = parser.parse_args(argv)
     if args.trials < 1 or args.tasks < 1 or args.per_round < 1:
         parser.error("--trials, --tasks and --per-round must be >= 1")
@@ -161,12 +189,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"GNN / XGB at {args.trials} trials: {gnn / xgb:.3f} ({verdict} the <= 0.9 target)")
         print("XGB trials per task to match the GNN: "
               + (str(match) if match is not None else f"more than {xgb_trials}"))
+    for run in report["runs"].values():  # JSON has no infinity: failures become null
+        del run["curves_s"]
+        run["weighted_best_us"] = _us(run.pop("weighted_best_s"))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        for run in report["runs"].values():  # JSON has no infinity: failures become null
-            del run["curves_s"]
-            run["weighted_best_us"] = _us(run.pop("weighted_best_s"))
         args.json.write_text(json.dumps(report, indent=1))
+    if args.plot:
+        plot_curves(report, args.plot)
+        print(f"plot written to {args.plot}")
     return 0
 
 

@@ -8,11 +8,12 @@ import torch
 from tpgnn.losses import huber_loss, lambdarank_loss, loss_function, pairwise_rank_loss
 
 
-def test_rank_loss_prefers_the_right_order():
+@pytest.mark.parametrize("loss", [pairwise_rank_loss, lambdarank_loss])
+def test_ranking_losses_prefer_the_right_order(loss):
     labels = torch.tensor([1.0, 0.5, 0.1])
     tasks = torch.zeros(3, dtype=torch.long)
-    right = pairwise_rank_loss(torch.tensor([3.0, 2.0, 1.0]), labels, tasks)
-    wrong = pairwise_rank_loss(torch.tensor([1.0, 2.0, 3.0]), labels, tasks)
+    right = loss(torch.tensor([3.0, 2.0, 1.0]), labels, tasks)
+    wrong = loss(torch.tensor([1.0, 2.0, 3.0]), labels, tasks)
     assert right < wrong
 
 
@@ -31,14 +32,6 @@ def test_ranking_losses_ignore_pairs_across_tasks_and_ties(loss):
     assert value.item() == 0.0
     value.backward()
     assert torch.equal(scores.grad, torch.zeros(4))
-
-
-def test_lambdarank_prefers_the_right_order():
-    labels = torch.tensor([1.0, 0.5, 0.1])
-    tasks = torch.zeros(3, dtype=torch.long)
-    right = lambdarank_loss(torch.tensor([3.0, 2.0, 1.0]), labels, tasks)
-    wrong = lambdarank_loss(torch.tensor([1.0, 2.0, 3.0]), labels, tasks)
-    assert right < wrong
 
 
 def test_lambdarank_charges_an_inversion_at_the_top_more_than_one_at_the_bottom():

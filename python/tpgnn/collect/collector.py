@@ -168,6 +168,9 @@ def _collect_locked(
                 st.exhausted = (
                     st.fruitless >= config.search.max_fruitless_rounds or kind == "random"
                 )
+                if st.exhausted:  # on disk too: a rerun must not search it again
+                    manifest = build_manifest(config, states, manifest, session, session_info)
+                    write_manifest(config.data_dir, manifest)
                 continue
             if builder is None:
                 builder = PersistentBuilder(

@@ -22,6 +22,21 @@ def matmul_workload(n: int = 32) -> object:
     return wl
 
 
+def relu_workload(n: int = 32) -> object:
+    """An element-wise ReLU: its CPU design space holds a single program."""
+    import tvm
+    from tvm import te
+
+    from tpgnn.collect.workloads import merge_tasks
+    from tpgnn.networks import NetworkTask
+
+    a = te.placeholder((n, n), name="A")
+    b = te.compute((n, n), lambda i, j: te.max(a[i, j], 0.0), name="B")
+    mod = tvm.IRModule({"main": te.create_prim_func([a, b])})
+    (wl,) = merge_tasks([NetworkTask("tiny", "relu", 1, mod)])
+    return wl
+
+
 def small_config(data_dir: Path, **overrides: object) -> object:
     from tpgnn.collect.config import CollectConfig, MeasureConfig, SearchConfig
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from collect_helpers import matmul_workload, small_config
+from collect_helpers import matmul_workload, relu_workload, small_config
 
 from tpgnn.collect.collector import collect
 from tpgnn.collect.loader import load_shard, open_json_database
@@ -96,6 +96,20 @@ def test_failures_are_recorded_with_their_message(tmp_path):
     for s in shard.samples:
         assert not s.ok and s.run_secs == [1e10]
         assert "timeout" in s.error
+
+
+@pytest.mark.slow
+def test_a_design_space_that_runs_dry_is_marked_exhausted_on_disk(tmp_path):
+    from tpgnn.collect.config import SearchConfig
+
+    search = SearchConfig(random_per_workload=1, batch_size=4, population_size=16)
+    config = small_config(tmp_path, search=search)  # wants 10 samples of a 1-program space
+    stats = collect(config, [relu_workload()])
+    assert stats.successes == 1 and stats.stopped_by == "done"
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    (entry,) = manifest["workloads"].values()
+    assert entry["exhausted"] and entry["successes"] == 1
+    assert manifest["shards"]["tiny"]["complete"]
 
 
 def test_workload_file_has_one_line_per_workload(collected):
