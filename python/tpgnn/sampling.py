@@ -58,14 +58,28 @@ def sample_candidates(
         rand_state=seed,
         num_threads=int(target.attrs.get("num-cores", 1)),
     )
+    candidates = search_round(context, num, database=ms.database.MemoryDatabase())
+    logger.debug("sampled %d candidates (asked for %d)", len(candidates), num)
+    return candidates
+
+
+def search_round(
+    context: ms.TuneContext,
+    num: int,
+    *,
+    database: ms.database.Database | None = None,
+    cost_model: ms.cost_model.CostModel | None = None,
+) -> list[Any]:
+    """One round of ``context``'s search strategy over its design space: up to ``num``
+    measure candidates, the strategy's state cleared again afterwards."""
     context.pre_tuning(
         max_trials=num,
         num_trials_per_iter=num,
         design_spaces=context.generate_design_space(),
-        database=ms.database.MemoryDatabase(),
-        cost_model=None,
+        database=database,
+        cost_model=cost_model,
     )
-    candidates = context.search_strategy.generate_measure_candidates() or []
-    context.post_tuning()
-    logger.debug("sampled %d candidates (asked for %d)", len(candidates), num)
-    return list(candidates)
+    try:
+        return list(context.generate_measure_candidates() or [])
+    finally:
+        context.post_tuning()

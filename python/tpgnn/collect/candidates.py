@@ -16,6 +16,7 @@ from typing import Any
 import tvm_ffi
 from tvm.s_tir import meta_schedule as ms
 
+from ..sampling import search_round
 from .config import SearchConfig
 
 logger = logging.getLogger(__name__)
@@ -95,16 +96,7 @@ def random_candidates(
         if len(out) >= n:
             break
         ctx = _context(mod, target, ms.search_strategy.ReplayTrace(), seed * 7919 + draw, task_name)
-        spaces = ctx.generate_design_space()
-        ctx.pre_tuning(
-            max_trials=n,
-            num_trials_per_iter=n,
-            design_spaces=spaces,
-            database=None,
-            cost_model=None,
-        )
-        out += _take_new(ctx.generate_measure_candidates(), seen, RANDOM, n - len(out))
-        ctx.post_tuning()
+        out += _take_new(search_round(ctx, n), seen, RANDOM, n - len(out))
     return out
 
 
@@ -157,15 +149,5 @@ def evolutionary_candidates(
         results.append(ms.runner.RunnerResult(run_secs, None))
     if cands:
         cost_model.update(ctx, cands, results)
-    spaces = ctx.generate_design_space()
-    ctx.pre_tuning(
-        max_trials=n,
-        num_trials_per_iter=n,
-        design_spaces=spaces,
-        database=database,
-        cost_model=cost_model,
-    )
-    seen = set(exclude)
-    out = _take_new(ctx.generate_measure_candidates(), seen, EVOLUTIONARY, n)
-    ctx.post_tuning()
-    return out
+    found = search_round(ctx, n, database=database, cost_model=cost_model)
+    return _take_new(found, set(exclude), EVOLUTIONARY, n)

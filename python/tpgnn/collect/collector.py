@@ -132,8 +132,7 @@ def _collect_locked(
     logger.info("%d workloads, %d samples already, goal %d", len(states), have, target_total)
     for shard in {id(s.shard): s.shard for s in states}.values():
         shard.save()  # new workloads (and new uses) are on disk even if nothing is measured
-    manifest = build_manifest(config, states, manifest, session, session_info)
-    write_manifest(config.data_dir, manifest)
+    manifest = _save_manifest(config, states, manifest, session, session_info)
     builder = runner = None  # started on the first batch: a finished dataset costs nothing
     bar = _progress(config, target_total, have)
     search_errors = 0
@@ -169,8 +168,7 @@ def _collect_locked(
                     st.fruitless >= config.search.max_fruitless_rounds or kind == "random"
                 )
                 if st.exhausted:  # on disk too: a rerun must not search it again
-                    manifest = build_manifest(config, states, manifest, session, session_info)
-                    write_manifest(config.data_dir, manifest)
+                    manifest = _save_manifest(config, states, manifest, session, session_info)
                 continue
             if builder is None:
                 builder = PersistentBuilder(
@@ -207,8 +205,7 @@ def _collect_locked(
             session_info["records_added"] = stats.measured
             session_info["updated"] = utc_now()
             st.shard.save()
-            manifest = build_manifest(config, states, manifest, session, session_info)
-            write_manifest(config.data_dir, manifest)
+            manifest = _save_manifest(config, states, manifest, session, session_info)
             t2 = time.monotonic()
             if bar is not None:
                 bar.total = goal(states, config)  # exhausted workloads lower the goal
@@ -235,6 +232,15 @@ def _collect_locked(
     stats.seconds = time.monotonic() - start
     stats.total_successes = sum(s.successes for s in states)
     return stats
+
+
+def _save_manifest(
+    config: CollectConfig, states: list, previous: dict, session: str, session_info: dict
+) -> dict:
+    """Rebuild the manifest from the workload states and write it atomically; returns it."""
+    manifest = build_manifest(config, states, previous, session, session_info)
+    write_manifest(config.data_dir, manifest)
+    return manifest
 
 
 def _progress(config: CollectConfig, total: int, have: int) -> Any:
