@@ -128,6 +128,14 @@ class TPGNN(nn.Module):
         torch.Tensor
             float32 ``[num_graphs]``.
         """
+        return self.head(self.embed(batch)).squeeze(-1)
+
+    def embed(self, batch: Batch) -> torch.Tensor:
+        """The pooled readout the head scores: float32 ``[num_graphs, 2 * hidden_dim]``.
+
+        Separate from :meth:`forward` so a tuning run can cache the embeddings of the
+        programs it has measured and refit only the head on them.
+        """
         x = (batch.x - self.feature_mean) / self.feature_std
         h = torch.relu(self.input(torch.cat([self.type_embedding(batch.node_type), x], dim=-1)))
         edge_index, edge_type, index = batch.edge_index, batch.edge_type, batch.batch
@@ -140,7 +148,7 @@ class TPGNN(nn.Module):
                 [global_max_pool(h, index, num_graphs), global_mean_pool(h, index, num_graphs)],
                 dim=-1,
             )
-        return self.head(readout).squeeze(-1)
+        return readout
 
     def __repr__(self) -> str:
         c = self.config

@@ -9,6 +9,7 @@ from tvm.s_tir import meta_schedule as ms
 
 import tpgnn
 from tpgnn.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
+from tpgnn.cost_model import selection_scores
 from tpgnn.operators import softmax
 from tpgnn.sampling import llvm_target, sample_candidates
 
@@ -36,8 +37,38 @@ def test_predict_contract(task):
     scores = tpgnn.GNNModel().predict(context, candidates)
     assert isinstance(scores, np.ndarray) and scores.dtype == np.float64
     assert scores.shape == (len(candidates),)
-    assert np.all((scores >= 0) & (scores <= 1)), "MetaSchedule clamps at 0 and samples by score"
+    assert np.all(np.isfinite(scores) & (scores > 0)), "MetaSchedule clamps at 0, samples by score"
     assert len(np.unique(scores)) > 1
+
+
+def test_selection_scores_keep_the_order_and_set_the_odds():
+    logits = torch.tensor([-1e4, -2.0, 0.0, 1.0, 3.0, 1e4], dtype=torch.float64)
+    scores = selection_scores(logits, temperature=1.0)
+    assert torch.all(torch.isfinite(scores) & (scores >= 0))
+    assert torch.all(scores[1:] > scores[:-1])
+    # Parents are sampled in proportion to the scores: one logit more is e times as likely.
+    assert float(scores[3] / scores[2]) == pytest.approx(np.e)
+    assert float(selection_scores(logits, temperature=2.0)[4] / scores[2]) == pytest.approx(
+        np.exp(1.5))
+
+
+def test_update_refits_the_head_toward_the_measured_order(task):
+    context, candidates = task
+    model = tpgnn.GNNModel(update_steps=200, update_seconds=1e9)
+    body = {k: v.clone() for k, v in model._model.state_dict().items() if not k.startswith("head")}
+    results = _results(len(candidates))  # candidate 0 is the fastest, then 1, 2, ...
+
+    def agreement() -> float:
+        scores = model.predict(context, candidates)
+        pairs = [(i, j) for i in range(len(scores)) for j in range(i + 1, len(scores))]
+        return sum(scores[i] > scores[j] for i, j in pairs) / len(pairs)
+
+    before = agreement()
+    model.update(context, candidates, results)
+    assert agreement() > max(before, 0.75)
+    for key, value in model._model.state_dict().items():
+        if key in body:
+            assert torch.equal(value, body[key]), f"{key} moved: only the head is refitted"
 
 
 def test_save_load_round_trip_gives_identical_scores(task, tmp_path):

@@ -35,6 +35,16 @@ def test_output_is_one_score_per_graph():
     assert TPGNN(_config())(batch).shape == (3,)
 
 
+def test_the_score_is_the_head_of_the_embedding(scheduled_programs):
+    torch.manual_seed(0)
+    model = TPGNN(_config(hidden_dim=16)).eval()
+    batch = tpgnn.batch_graphs([tpgnn.extract_graph(m) for m in scheduled_programs["conv2d"]])
+    with torch.no_grad():
+        embedding = model.embed(batch)
+        assert embedding.shape == (batch.num_graphs, 32)
+        torch.testing.assert_close(model.head(embedding).squeeze(-1), model(batch))
+
+
 def test_scores_real_program_graphs(scheduled_programs):
     graphs = [tpgnn.extract_graph(m) for m in scheduled_programs["conv2d"]]
     scores = TPGNN(_config())(tpgnn.batch_graphs(graphs))
