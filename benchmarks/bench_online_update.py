@@ -11,7 +11,9 @@ model: the weighted mean, over tasks, of (pool best latency / best latency found
 each number of measurements per task; 1.0 means the pool's best was found.
 
 Runs on the validation split by default (SqueezeNet): choose update settings here, never on
-the test split, which stays held out for the tuning benchmark.
+the test split, which stays held out for the tuning benchmark. Only the order of the scores
+matters here; how their scale steers MetaSchedule's evolutionary search (parents are picked in
+proportion to the scores) shows only in the tuning benchmark.
 
     .venv/bin/python benchmarks/bench_online_update.py --models xgb gnn gnn:update_steps=0
 """
