@@ -230,14 +230,16 @@ class GNNModel(PyCostModel):
         """Ranking-loss steps on the head over every task's history, anchored, within budget."""
         import torch
 
+        from .dataset import relative_throughput
         from .losses import pairwise_rank_loss
 
         tasks = [(torch.cat(e), c) for e, c in self._history.values() if len(c) >= 2]
         if not tasks:
             return
         x = torch.cat([e for e, _ in tasks])
-        y = torch.cat([_relative_throughput(c) for _, c in tasks]).to(self.device)
         group = torch.cat([torch.full((len(c),), t) for t, (_, c) in enumerate(tasks)])
+        costs = torch.tensor([cost for _, c in tasks for cost in c], dtype=torch.float64)
+        y = relative_throughput(costs, group, len(tasks)).to(self.device)
         group = group.to(self.device)
         head = self._model.head
         deadline = time.monotonic() + self.update_seconds
@@ -252,14 +254,6 @@ class GNNModel(PyCostModel):
             self._optimizer.zero_grad()
             (loss + self.update_anchor * drift).backward()
             self._optimizer.step()
-
-
-def _relative_throughput(costs: list[float]) -> torch.Tensor:
-    """``min cost / cost`` of one task's programs (0 for failures), float32."""
-    import torch
-
-    cost = torch.tensor(costs, dtype=torch.float64)
-    return torch.nan_to_num(cost.min() / cost, nan=0.0, posinf=0.0).float()
 
 
 def _median_cost(result: RunnerResult) -> float:
