@@ -202,24 +202,22 @@ def main(argv: list[str] | None = None) -> int:
 def compare(tasks, weights, models: dict[str, int], seed: int, args, builder, runner) -> dict:
     """One seed: every model's run, and the GNN/XGB ratio when both ran (JSON-ready)."""
     runs: dict = {}
+    curves: dict[str, list[list[float]]] = {}  # seconds, inf for failures (JSON gets null)
+    best: dict[str, float] = {}
     for name, trials in models.items():
-        curves, wall = run_model(name, tasks, trials, seed, args, builder, runner)
-        best = weighted_at(curves, weights, args.trials)
-        runs[name] = {"curves_us": [[_us(x) for x in c] for c in curves], "wall_s": wall,
-                      "weighted_best_us": _us(best), "curves_s": curves}
+        curves[name], wall = run_model(name, tasks, trials, seed, args, builder, runner)
+        best[name] = weighted_at(curves[name], weights, args.trials)
+        runs[name] = {"curves_us": [[_us(x) for x in c] for c in curves[name]], "wall_s": wall,
+                      "weighted_best_us": _us(best[name])}
         print(f"seed {seed} {name}: weighted best after {args.trials} trials/task: "
-              f"{best * 1e3:.4f} ms ({wall:.0f} s)")
+              f"{best[name] * 1e3:.4f} ms ({wall:.0f} s)")
     if {"gnn", "xgb"} <= runs.keys():
-        gnn = weighted_at(runs["gnn"]["curves_s"], weights, args.trials)
-        xgb = weighted_at(runs["xgb"]["curves_s"], weights, args.trials)
-        match = trials_to_match(runs["xgb"]["curves_s"], weights, gnn)
-        runs["ratio_gnn_over_xgb"] = gnn / xgb
+        match = trials_to_match(curves["xgb"], weights, best["gnn"])
+        runs["ratio_gnn_over_xgb"] = best["gnn"] / best["xgb"]
         runs["xgb_trials_to_match_gnn"] = match
-        print(f"seed {seed}: GNN / XGB at {args.trials} trials: {gnn / xgb:.3f}; XGB trials per "
-              "task to match the GNN: "
+        print(f"seed {seed}: GNN / XGB at {args.trials} trials: {runs['ratio_gnn_over_xgb']:.3f}; "
+              "XGB trials per task to match the GNN: "
               + (str(match) if match is not None else f"more than {models['xgb']}"))
-    for name in models:  # JSON has no infinity: failures are null in curves_us
-        del runs[name]["curves_s"]
     return runs
 
 
