@@ -1,6 +1,8 @@
 """Predict cost of the cost models: time to score 512 candidates, schedules in, scores out.
 
 Run: ``.venv/bin/python benchmarks/bench_predict_cost.py [--num 512] [--repeat 3]``
+(``--devices cpu cuda`` times the GNN on each device and compares their scores;
+``--models gnn`` skips XGB, e.g. where xgboost is not installed).
 
 Both models go through MetaSchedule's public ``predict(context, candidates)``: the GNN
 extracts graphs with the C++ pass and scores them in one batch; XGBModel extracts
@@ -23,6 +25,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num", type=int, default=512)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--models", nargs="+", choices=["gnn", "xgb"], default=["gnn", "xgb"])
+    parser.add_argument("--devices", nargs="+", choices=["auto", "cpu", "cuda"], default=["auto"],
+                        help="GNNModel devices, one row each (default: auto)")
     args = parser.parse_args()
 
     from tvm.s_tir import meta_schedule as ms
@@ -35,14 +40,7 @@ def main() -> int:
     candidates = sample_candidates(mod, args.num, seed=0)
     context = ms.TuneContext(mod=mod, target=llvm_target(), num_threads=os.cpu_count() or 1)
 
-    xgb = ms.cost_model.XGBModel(num_warmup_samples=0, verbose_eval=0,
-                                 num_tuning_cores=os.cpu_count())
-    fit = sample_candidates(mod, 256, seed=1)
-    features = [f.numpy().astype("float32") for f in xgb.extractor.extract_from(context, fit)]
-    xgb._train(xs=features, ys=np.random.default_rng(0).uniform(size=len(features)))
-    gnn = tpgnn.GNNModel()
-
-    def timed(model) -> float:
+    def timed(model) -> tuple[float, np.ndarray]:
         model.predict(context, candidates)  # warm up
         times = []
         for _ in range(args.repeat):
@@ -50,14 +48,36 @@ def main() -> int:
             scores = model.predict(context, candidates)
             times.append(time.perf_counter() - start)
             assert scores.shape == (len(candidates),)
-        return statistics.median(times)
+        return statistics.median(times), np.asarray(scores)
 
-    t_gnn, t_xgb = timed(gnn), timed(xgb)
+    seconds: dict[str, float] = {}
+    reference = None
+    for device in args.devices if "gnn" in args.models else []:
+        gnn = tpgnn.GNNModel(device=device)
+        name = f"GNNModel ({gnn.device.type})"
+        seconds[name], scores = timed(gnn)
+        if reference is None:
+            reference = scores
+        else:  # same model on another device: how far its logits are from the first device's
+            gap = np.abs(np.log(scores) - np.log(reference)).max()
+            print(f"  {name}: largest logit difference from the first device: {gap:.2e}")
+    if "xgb" in args.models:
+        xgb = ms.cost_model.XGBModel(num_warmup_samples=0, verbose_eval=0,
+                                     num_tuning_cores=os.cpu_count())
+        fit = sample_candidates(mod, 256, seed=1)
+        features = [f.numpy().astype("float32") for f in xgb.extractor.extract_from(context, fit)]
+        xgb._train(xs=features, ys=np.random.default_rng(0).uniform(size=len(features)))
+        seconds["XGBModel"], _ = timed(xgb)
+
     print(f"candidates: {len(candidates)} sampled ResNet-18 conv2d schedules, "
           f"{os.cpu_count()} cores, median of {args.repeat}")
-    print(f"  GNNModel.predict  {t_gnn:8.3f} s  ({t_gnn / len(candidates) * 1e3:.2f} ms/candidate)")
-    print(f"  XGBModel.predict  {t_xgb:8.3f} s  ({t_xgb / len(candidates) * 1e3:.2f} ms/candidate)")
-    print(f"  GNN / XGB         {t_gnn / t_xgb:8.2f}   (target <= 1)")
+    for name, t in seconds.items():
+        per_candidate = t / len(candidates) * 1e3
+        print(f"  {name + '.predict':24s} {t:8.3f} s  ({per_candidate:.2f} ms/candidate)")
+    if "XGBModel" in seconds:
+        for name, t in seconds.items():
+            if name != "XGBModel":
+                print(f"  {name} / XGB  {t / seconds['XGBModel']:8.2f}   (target <= 1)")
     return 0
 
 
