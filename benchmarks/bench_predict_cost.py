@@ -55,6 +55,9 @@ def main() -> int:
     for device in args.devices if "gnn" in args.models else []:
         gnn = tpgnn.GNNModel(device=device)
         name = f"GNNModel ({gnn.device.type})"
+        if name in seconds:  # e.g. "auto cpu" on a machine without CUDA
+            print(f"  --devices {device}: {gnn.device.type} has its row already; skipped")
+            continue
         seconds[name], scores = timed(gnn)
         if reference is None:
             reference = scores

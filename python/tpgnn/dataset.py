@@ -69,6 +69,27 @@ class GraphSet:
         counts = torch.bincount(self.task_index, minlength=len(self.tasks))
         return list(torch.split(order, counts.tolist()))
 
+    def subset(self, indices: Sequence[int]) -> GraphSet:
+        """The samples at ``indices``, in that order, with only the tasks they belong to.
+
+        Labels are kept as they are (relative to each task's best in the full set), so a
+        subset of whole tasks is labelled exactly as if it had been loaded on its own.
+        """
+        idx = torch.as_tensor(list(indices), dtype=torch.long)
+        kept = torch.unique(self.task_index[idx]).tolist() if len(idx) else []
+        renumber = {old: new for new, old in enumerate(kept)}
+        tasks = [self.tasks[t] for t in kept]
+        return GraphSet(
+            graphs=[self.graphs[i] for i in idx.tolist()],
+            costs=self.costs[idx],
+            labels=self.labels[idx],
+            task_index=torch.tensor([renumber[t] for t in self.task_index[idx].tolist()],
+                                    dtype=torch.long),
+            tasks=tasks,
+            task_info={key: self.task_info[key] for key in tasks},
+            keys=[self.keys[i] for i in idx.tolist()],
+        )
+
 
 def relative_throughput(costs: torch.Tensor, task_index: torch.Tensor, num_tasks: int):
     """``min cost of the task / cost`` per sample (0 where the cost is infinite)."""

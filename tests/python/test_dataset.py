@@ -86,3 +86,16 @@ def test_snapshot_reads_a_grown_dataset_as_it_was(measured_dataset):
     older = load_graph_set(measured_dataset, None, cache_dir=None, workers=1, snapshot=half)
     assert older.keys == [k for k in full.keys if k[1] < half["tiny"]]
     assert data_snapshot(older) == {"tiny": max(r for _, r in older.keys) + 1}
+
+
+def test_subset_keeps_order_labels_and_only_the_tasks_it_uses(measured_dataset):
+    data = load_graph_set(measured_dataset, None, cache_dir=None, workers=1)
+    second_task = data.task_members()[1].tolist()
+    picked = second_task[::-1]
+    part = data.subset(picked)
+    assert part.tasks == [data.tasks[1]] and part.task_index.tolist() == [0] * len(picked)
+    assert part.keys == [data.keys[i] for i in picked]
+    assert part.graphs[0] is data.graphs[picked[0]]
+    torch.testing.assert_close(part.labels, data.labels[picked])
+    torch.testing.assert_close(part.costs, data.costs[picked])
+    assert len(data.subset([])) == 0 and data.subset([]).tasks == []
