@@ -21,6 +21,7 @@ import torch
 
 if TYPE_CHECKING:
     from .dataset import GraphSet
+    from .holdout import NetworkHoldout
     from .model import ModelConfig
     from .train import TrainConfig
 
@@ -165,23 +166,20 @@ def training_recipe(meta: dict, epochs: int | None = None) -> TrainConfig:
 
 
 def holdout_row(
-    network: str,
+    split: NetworkHoldout,
     train: GraphSet,
     train_features: list,
     val: GraphSet,
-    held_out: list[str],
     recipe: TrainConfig,
     model_config: ModelConfig,
 ) -> dict[str, dict]:
-    """``{model: metrics}`` on the workloads ``network`` owns, every model refitted without
-    them (see :mod:`tpgnn.holdout`)."""
+    """``{model: metrics}`` on the workloads ``split.network`` owns, every model refitted
+    without them (see :mod:`tpgnn.holdout`)."""
     from .embeddings import train_type_vectors
-    from .holdout import hold_out_network
     from .metrics import ranking_metrics
     from .train import score_graphs, task_scores
     from .train import train as train_gnn
 
-    split = hold_out_network(train, network, held_out)
     fit_set = train.subset(split.train_indices)
     owned, owned_features = with_features(
         train.subset(split.owned_indices), [train_features[i] for i in split.owned_indices]
@@ -194,7 +192,7 @@ def holdout_row(
     scores = {"gnn": score_graphs(gnn, owned.graphs, torch.device("cpu"))}
     scores |= baseline_scores(fit_set, [train_features[i] for i in split.train_indices],
                               owned_features)
-    return {model: ranking_metrics(task_scores(owned, s, network)).to_dict()
+    return {model: ranking_metrics(task_scores(owned, s, split.network)).to_dict()
             for model, s in scores.items()}
 
 
@@ -205,6 +203,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     from .checkpoint import default_checkpoint_path, load_checkpoint
     from .collect.manifest import load_manifest
     from .dataset import dataset_layout, load_graph_set
+    from .holdout import hold_out_network
     from .train import score_graphs
 
     reuse_freed_memory()
@@ -231,6 +230,8 @@ def evaluate(args: argparse.Namespace) -> dict:
                           cache_dir=args.cache_dir, workers=args.workers)
     train = load_graph_set(args.train_data, ["train"], cache_dir=args.cache_dir,
                            workers=args.workers, snapshot=snapshot)
+    # Refuse a network that cannot be held out before any model is fitted.
+    holdout_splits = [hold_out_network(train, n, held_out) for n in holdouts]
     train_features = load_store_features(args.train_data, train.keys, workers=args.workers)
     test, test_features = with_features(
         test, load_store_features(args.data, test.keys, workers=args.workers)
@@ -245,10 +246,11 @@ def evaluate(args: argparse.Namespace) -> dict:
         val = load_graph_set(args.train_data, ["val"], cache_dir=args.cache_dir,
                              workers=args.workers, snapshot=snapshot)
         recipe = training_recipe(meta, args.holdout_epochs)
-        for i, network in enumerate(holdouts, 1):
+        for i, holdout in enumerate(holdout_splits, 1):
+            network = holdout.network
             logger.info("leave one network out %d/%d: %s (every model refitted without it, "
                         "%d epochs for the GNN)", i, len(holdouts), network, recipe.epochs)
-            rows[network] = holdout_row(network, train, train_features, val, held_out, recipe,
+            rows[network] = holdout_row(holdout, train, train_features, val, recipe,
                                         model.config)
             protocol[network] = (f"leave-one-network-out: its own workloads, every model "
                                  f"refitted without them (GNN: {recipe.epochs} epochs)")

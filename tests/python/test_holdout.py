@@ -105,3 +105,14 @@ def test_holdout_needs_a_tpgnn_dataset_to_refit_on(four_networks, tmp_path):
     with pytest.raises(ValueError, match="--holdout-networks needs a TPGNN dataset"):
         main(["evaluate", "--data", str(user_database), "--train-data", str(user_database),
               "--holdout-networks", "beta", "--workers", "1", "--cache-dir", str(tmp_path)])
+
+
+def test_evaluate_refuses_a_network_that_owns_nothing_before_fitting(four_networks, tmp_path):
+    from tpgnn.cli import main
+
+    out = tmp_path / "eval.json"
+    with pytest.raises(ValueError, match="alpha owns no workload"):
+        main(["evaluate", "--data", str(four_networks), "--train-data", str(four_networks),
+              "--holdout-networks", "alpha", "--json", str(out), "--workers", "1",
+              "--cache-dir", str(tmp_path)])
+    assert not out.exists()
