@@ -66,8 +66,9 @@ def hold_out_network(train: GraphSet, network: str, held_out: Iterable[str]) -> 
             f"shared with another training network, or it is not in the dataset); networks of "
             f"the training split: {', '.join(known)}"
         )
-    owned = [i for i, t in enumerate(train.task_index.tolist()) if t in owned_tasks]
-    rest = [i for i, t in enumerate(train.task_index.tolist()) if t not in owned_tasks]
+    task_of = train.task_index.tolist()
+    owned = [i for i, t in enumerate(task_of) if t in owned_tasks]
+    rest = [i for i, t in enumerate(task_of) if t not in owned_tasks]
     logger.info("holding out %s: %d programs of %d workloads it owns; %d programs train",
                 network, len(owned), len(owned_tasks), len(rest))
     return NetworkHoldout(network, rest, owned)

@@ -18,36 +18,25 @@ from tpgnn.dataset import load_graph_set
 from tpgnn.holdout import hold_out_network
 
 
-def _matmul(n: int):
-    import tvm
-    from tvm import te
-
-    a = te.placeholder((n, n), name="A")
-    b = te.placeholder((n, n), name="B")
-    k = te.reduce_axis((0, n), name="k")
-    c = te.compute((n, n), lambda i, j: te.sum(a[i, k] * b[k, j], axis=k), name="C")
-    return tvm.IRModule({"main": te.create_prim_func([a, b, c])})
-
-
 @pytest.fixture(scope="module")
 def four_networks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tpgnn.collect.collector import collect
     from tpgnn.collect.workloads import merge_tasks
     from tpgnn.networks import NetworkTask
-    from tpgnn.operators import softmax
+    from tpgnn.operators import matmul, softmax
 
     sys.path.insert(0, str(Path(__file__).parent / "collect"))
     from collect_helpers import small_config
 
-    shared, with_val = _matmul(32), _matmul(24)
+    shared, with_val = matmul(32, 32, 32), matmul(24, 24, 24)
     workloads = merge_tasks([
         NetworkTask("alpha", "matmul", 2, shared),
         NetworkTask("beta", "matmul", 1, shared),
         NetworkTask("beta", "softmax", 3, softmax(32, 32)),
         NetworkTask("beta", "matmul_1", 1, with_val),
         NetworkTask("gamma", "matmul", 1, with_val),
-        NetworkTask("gamma", "matmul_1", 1, _matmul(16)),
-        NetworkTask("delta", "matmul", 1, _matmul(8)),
+        NetworkTask("gamma", "matmul_1", 1, matmul(16, 16, 16)),
+        NetworkTask("delta", "matmul", 1, matmul(8, 8, 8)),
     ])
     data_dir = tmp_path_factory.mktemp("four_networks")
     config = small_config(data_dir, networks=("alpha", "beta", "gamma", "delta"),
