@@ -16,13 +16,21 @@ import os
 import sys
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from .candidates import RANDOM, evolutionary_candidates, random_candidates
 from .config import CollectConfig
 from .io import exclusive_directory, remove_stale_temporaries
-from .manifest import build_manifest, load_manifest, provenance, utc_now, write_manifest
+from .manifest import (
+    build_manifest,
+    load_manifest,
+    provenance,
+    timing_changes,
+    utc_now,
+    write_manifest,
+)
 from .measure import measure_batch
 from .shard import SHARDS_DIR
 from .state import WorkloadState, goal, measured_traces, open_states, pick, round_robin
@@ -36,13 +44,20 @@ __all__ = ["CollectStats", "WorkloadState", "collect"]
 
 @dataclass
 class CollectStats:
-    """What one :func:`collect` call did."""
+    """What one :func:`collect` call did.
+
+    ``search_seconds`` and ``measure_seconds`` split the measured batches' time between
+    generating candidates and building, timing and saving them; ``seconds`` is the whole
+    call, starting workers and fruitless searches included.
+    """
 
     workloads: int = 0
     measured: int = 0
     successes: int = 0
     failures: int = 0
     seconds: float = 0.0
+    search_seconds: float = 0.0
+    measure_seconds: float = 0.0
     total_successes: int = 0
     stopped_by: str = "done"
 
@@ -112,6 +127,16 @@ def _collect_locked(
     if workloads is None:
         workloads = gather_workloads(config.networks, config.target, config.cache_dir)
     manifest = load_manifest(config.data_dir)
+    changed = timing_changes(manifest, config.measure)
+    if changed:
+        logger.warning(
+            "%s holds programs timed with other settings (%s) than this session's (%s); "
+            "each record names its session and the manifest keeps every session's settings. "
+            "Pass the earlier values (e.g. --min-repeat-ms) to keep one protocol.",
+            config.data_dir,
+            ", ".join(f"{k}={v}" for k, v in changed.items()),
+            ", ".join(f"{k}={getattr(config.measure, k)}" for k in changed),
+        )
     states = round_robin(open_states(config, workloads, manifest))
     session = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
     session_info = {
@@ -133,7 +158,7 @@ def _collect_locked(
     for shard in {id(s.shard): s.shard for s in states}.values():
         shard.save()  # new workloads (and new uses) are on disk even if nothing is measured
     manifest = _save_manifest(config, states, manifest, session, session_info)
-    builder = runner = None  # started on the first batch: a finished dataset costs nothing
+    builder = runner = runner_started = None
     bar = _progress(config, target_total, have)
     search_errors = 0
     try:
@@ -148,6 +173,8 @@ def _collect_locked(
             if picked is None:
                 break
             st, kind = picked
+            if builder is None:  # a finished dataset starts nothing
+                builder, runner_started = _start_workers(config)
             t0 = time.monotonic()
             try:
                 cands = _candidates(st, kind, config, target)
@@ -170,11 +197,8 @@ def _collect_locked(
                 if st.exhausted:  # on disk too: a rerun must not search it again
                     manifest = _save_manifest(config, states, manifest, session, session_info)
                 continue
-            if builder is None:
-                builder = PersistentBuilder(
-                    config.num_build_workers, config.measure.build_timeout_s
-                )
-                runner = make_runner(config.measure, config.rpc)
+            if runner is None:
+                runner = runner_started.result()
             results = measure_batch(cands, target, builder, runner)
             ok = 0
             for r in results:
@@ -207,6 +231,8 @@ def _collect_locked(
             st.shard.save()
             manifest = _save_manifest(config, states, manifest, session, session_info)
             t2 = time.monotonic()
+            stats.search_seconds += t1 - t0
+            stats.measure_seconds += t2 - t1
             if bar is not None:
                 bar.total = goal(states, config)  # exhausted workloads lower the goal
                 bar.update(ok)
@@ -232,6 +258,19 @@ def _collect_locked(
     stats.seconds = time.monotonic() - start
     stats.total_successes = sum(s.successes for s in states)
     return stats
+
+
+def _start_workers(config: CollectConfig) -> tuple[PersistentBuilder, Future]:
+    """Start the build pool and the timing worker, waiting for neither.
+
+    Each worker spends seconds importing TVM; they do it in parallel with each other and
+    with the first search, instead of one after another before the first build.
+    """
+    builder = PersistentBuilder(config.num_build_workers, config.measure.build_timeout_s)
+    starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tpgnn-runner-start")
+    runner_started = starter.submit(make_runner, config.measure, config.rpc)
+    starter.shutdown(wait=False)  # the start already submitted still runs to its end
+    return builder, runner_started
 
 
 def _save_manifest(

@@ -20,7 +20,7 @@ from .io import atomic_write_bytes
 from .shard import RECORD_FILE, SHARDS_DIR, SIDECAR_FILE, WORKLOAD_FILE
 
 if TYPE_CHECKING:
-    from .config import CollectConfig
+    from .config import CollectConfig, MeasureConfig
     from .state import WorkloadState
 
 __all__ = [
@@ -30,12 +30,15 @@ __all__ = [
     "cpu_info",
     "load_manifest",
     "provenance",
+    "timing_changes",
     "write_manifest",
 ]
 
 
 FORMAT = "tpgnn-collect/1"
 MANIFEST_FILE = "manifest.json"
+TIMING_SETTINGS = ("number", "repeat", "min_repeat_ms", "enable_cpu_cache_flush")
+"""The ``MeasureConfig`` fields that decide what a stored cost means (not the time limits)."""
 
 
 def cpu_info() -> dict[str, Any]:
@@ -182,3 +185,19 @@ def build_manifest(
         ),
     }
     return manifest
+
+
+def timing_changes(manifest: dict[str, Any], measure: MeasureConfig) -> dict[str, list[Any]]:
+    """Timing settings of earlier sessions that differ from ``measure``'s.
+
+    Returns each differing setting's earlier values, sorted; empty when every earlier
+    session timed programs the same way (or there is none). A dataset may mix protocols,
+    as each record names its session, but whoever grows it should know.
+    """
+    changed: dict[str, set[Any]] = {}
+    for info in manifest.get("sessions", {}).values():
+        earlier = info.get("measurement") or {}
+        for key in TIMING_SETTINGS:
+            if key in earlier and earlier[key] != getattr(measure, key):
+                changed.setdefault(key, set()).add(earlier[key])
+    return {key: sorted(values) for key, values in changed.items()}

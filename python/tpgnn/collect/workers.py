@@ -125,13 +125,20 @@ class PersistentBuilder(ms.builder.PyBuilder):
             initializer=warm_worker,
             maximum_process_uses=maximum_process_uses,
         )
-        # Start every worker now, in parallel, so the first batch is not charged for it.
-        futures = [self.pool.submit(os.getpid) for _ in range(self.max_workers)]
-        for f in futures:
+        # Start every worker now, in parallel, without waiting: they warm up (seconds of
+        # imports each) while the caller searches for its first candidates; the first build
+        # waits for them.
+        self._starting = [self.pool.submit(os.getpid) for _ in range(self.max_workers)]
+
+    def wait_until_started(self) -> None:
+        """Block until every worker has started (raises what a failed start raised)."""
+        starting, self._starting = self._starting, []
+        for f in starting:
             f.result()
 
     def build(self, build_inputs: list[ms.builder.BuilderInput]) -> list[ms.builder.BuilderResult]:
         """Build every input in parallel; failures come back with their message."""
+        self.wait_until_started()
         results = []
         jobs = [(b.mod, b.target, self.artifact_dir) for b in build_inputs]
         for res in self.pool.map_with_error_catching(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import gzip
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,19 @@ def test_rerun_removes_stale_temporaries(collected, tmp_path):
     again = collect(small_config(copy), [matmul_workload()])
     assert again.measured == 0 and not stale.exists()
     assert len(load_shard(copy / "shards" / "tiny").samples) == stats.measured
+
+
+def test_rerun_with_other_timing_settings_warns(collected, tmp_path, caplog):
+    import shutil
+
+    from tpgnn.collect.config import MeasureConfig
+
+    data_dir, _ = collected
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy)
+    other = MeasureConfig(number=1, repeat=3, min_repeat_ms=2)
+    with caplog.at_level(logging.WARNING, logger="tpgnn.collect.collector"):
+        again = collect(small_config(copy, measure=other), [matmul_workload()])
+    assert again.measured == 0
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "min_repeat_ms=[1]" in warning and "min_repeat_ms=2" in warning

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tpgnn.collect.manifest import FORMAT, cpu_info, load_manifest
+from tpgnn.collect.manifest import FORMAT, cpu_info, load_manifest, timing_changes
 from tpgnn.collect.split import SPLITS, assign_split
 
 
@@ -92,3 +92,25 @@ def test_a_later_run_over_other_networks_keeps_earlier_uses(collected, tmp_path)
         "other": {"task_name": "mm", "weight": 3},
     }
     assert entry["shard"] == "tiny"  # a workload never moves between shards
+
+
+def test_timing_changes_names_earlier_settings_that_differ():
+    from tpgnn.collect.config import MeasureConfig
+
+    timing = {"number": 1, "repeat": 3, "enable_cpu_cache_flush": False}
+    manifest = {
+        "sessions": {
+            "a": {"measurement": {**timing, "min_repeat_ms": 25, "build_timeout_s": 60.0}},
+            "b": {"measurement": {**timing, "min_repeat_ms": 10, "build_timeout_s": 120.0}},
+            "c": {},  # a session without settings says nothing
+        }
+    }
+    # Time limits do not change what a cost means; only the timing settings count.
+    assert timing_changes(manifest, MeasureConfig(min_repeat_ms=10, build_timeout_s=5)) == {
+        "min_repeat_ms": [25]
+    }
+    assert timing_changes(manifest, MeasureConfig(repeat=5, min_repeat_ms=25)) == {
+        "repeat": [3],
+        "min_repeat_ms": [10],
+    }
+    assert timing_changes({}, MeasureConfig()) == {}
