@@ -131,6 +131,7 @@ NETWORKS: dict[str, NetworkSpec] = {
     "vgg16": NetworkSpec(_tv("vgg16"), (1, 3, 224, 224)),
     "bert_layer": NetworkSpec(_bert_layer, (1, 128, 768)),
     "vit_small": NetworkSpec(_vit_small, (1, 3, 224, 224)),
+    "mobilenet_v3_small": NetworkSpec(_tv("mobilenet_v3_small"), (1, 3, 224, 224)),
 }
 """Registered networks, in the order the collector visits them."""
 

@@ -16,9 +16,11 @@ DEFAULT_NETWORKS: tuple[str, ...] = (
     "resnet50",
     "vgg16",
     "inception_v3",
+    "densenet121",
+    "mobilenet_v3_small",
 )
-"""The networks of the first dataset. Inception-v3 is held out as the test network and
-SqueezeNet as the validation network (see :mod:`tpgnn.collect.split`)."""
+"""The networks of the dataset, in the order they were added. Inception-v3 is held out as
+the test network and SqueezeNet as the validation network (see :mod:`tpgnn.collect.split`)."""
 
 
 def default_target() -> dict[str, Any]:
