@@ -91,7 +91,7 @@ def bench_collector(
     other = t_ours - stats.search_seconds - stats.measure_seconds
     split = (
         f"  ours: search {stats.search_seconds:.0f} s, build + time + save "
-        f"{stats.measure_seconds:.0f} s, the rest (starting workers, ...) {other:.0f} s"
+        f"{stats.measure_seconds:.0f} s, other {other:.0f} s"
     )
     return {"stock": (ok_stock, t_stock), "ours": (stats.successes, t_ours)}, split
 

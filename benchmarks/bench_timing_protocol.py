@@ -25,7 +25,6 @@ import itertools
 import json
 import os
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass
 
@@ -38,6 +37,7 @@ from tqdm import tqdm  # noqa: E402
 from tvm.s_tir import meta_schedule as ms  # noqa: E402
 
 from tpgnn.collect.config import MeasureConfig  # noqa: E402
+from tpgnn.collect.measure import run_seconds  # noqa: E402
 from tpgnn.collect.workers import PersistentBuilder, make_runner, remove_artifact  # noqa: E402
 from tpgnn.dataset import measured_candidates  # noqa: E402
 
@@ -109,8 +109,7 @@ def time_interleaved(
                     seconds[name] += time.perf_counter() - t
                     if res.error_msg is not None:
                         raise RuntimeError(f"timing failed: {res.error_msg}")
-                    costs = [float(getattr(v, "value", v)) for v in res.run_secs]
-                    medians[name][k][i] = statistics.median(costs)
+                    medians[name][k][i] = statistics.median(run_seconds(res.run_secs))
                 bar.update()
     count = passes * len(programs)
     return medians, {name: s / count for name, s in seconds.items()}
@@ -188,7 +187,7 @@ def main() -> None:
     chosen = []
     for shard in sorted({k.split("/")[0] for k in keys}):
         chosen += pick_programs(os.path.join(args.data, "shards", shard), keys, args.per_workload)
-    builder = PersistentBuilder(None, 120.0, tempfile.mkdtemp(prefix="tpgnn-timing-"))
+    builder = PersistentBuilder(None, 120.0)
     builds = builder.build([ms.builder.BuilderInput(mod, target) for _, mod, _ in chosen])
     builder.shutdown()
     programs = []

@@ -14,7 +14,7 @@ from .workers import remove_artifact
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Measured", "measure_batch"]
+__all__ = ["Measured", "measure_batch", "run_seconds"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,8 @@ class Measured:
     load: float | None = None
 
 
-def _floats(values: Any) -> list[float]:
+def run_seconds(values: Any) -> list[float]:
+    """A runner result's ``run_secs`` (FFI floats) as Python floats."""
     return [float(getattr(v, "value", v)) for v in values]
 
 
@@ -63,7 +64,7 @@ def measure_batch(
             if res.error_msg is not None:
                 out[i] = Measured(candidates[i], None, "run: " + str(res.error_msg), load)
             else:
-                out[i] = Measured(candidates[i], _floats(res.run_secs), None, load)
+                out[i] = Measured(candidates[i], run_seconds(res.run_secs), None, load)
     finally:
         for i in to_run:
             remove_artifact(builds[i].artifact_path)
