@@ -17,7 +17,7 @@ import torch
 from tvm.s_tir import meta_schedule as ms
 
 import tpgnn
-from tpgnn.checkpoint import load_checkpoint, save_checkpoint
+from tpgnn.checkpoint import default_checkpoint_path, load_checkpoint, save_checkpoint
 from tpgnn.dataset import load_graph_set
 from tpgnn.graph import edge_type_names, node_feature_names, node_type_vocabulary
 from tpgnn.model import ModelConfig
@@ -69,8 +69,8 @@ def test_training_on_cuda_gives_a_model_the_cpu_loads(data, tmp_path):
 
 
 def test_shipped_model_ranks_alike_on_both_devices(data):
-    cpu_model, _ = load_checkpoint(tpgnn.GNNModel(device="cpu").checkpoint, CPU)
-    cuda_model, _ = load_checkpoint(tpgnn.GNNModel(device="cpu").checkpoint, CUDA)
+    cpu_model, _ = load_checkpoint(default_checkpoint_path(), CPU)
+    cuda_model, _ = load_checkpoint(default_checkpoint_path(), CUDA)
     on_cpu = score_graphs(cpu_model, data.graphs, CPU).numpy()
     on_cuda = score_graphs(cuda_model, data.graphs, CUDA).numpy()
     assert _order_agreement(on_cpu, on_cuda) >= 0.9
