@@ -8,6 +8,8 @@ as word2vec does for words; the GNN's type embedding starts from them.
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,7 +78,10 @@ def train_type_vectors(
     discarded. Its hash table keeps fastText's default size: measured here with fastText 0.9.3
     (and the numpy-2 fork), buckets of 2,000 to 100,000 made single-thread training erratic
     (vectors off by 0.1 to 27 between identical runs, or NaN); with 2,000,000 they differ by
-    under 0.01 at most, and are identical on some corpora. fastText is therefore not
+    under 0.01 at most, and are identical on some corpora. The cause is fastText reading memory
+    it has not written (small tables come from recycled heap memory, the large one from fresh
+    pages), so it runs in a process of its own (:mod:`tpgnn._fasttext_worker`), where a
+    training process's recycled heap cannot reach it. fastText is therefore not
     bit-reproducible: ``tpgnn train`` saves the vectors so a run can be repeated exactly. The
     vectors are scaled to unit standard deviation, the scale of a fresh ``nn.Embedding``.
 
@@ -85,24 +90,26 @@ def train_type_vectors(
     torch.Tensor
         float32 ``[len(vocabulary), dim]``; zeros for types absent from the walks.
     """
-    import fasttext
-
     if not graphs:
         raise ValueError("train_type_vectors needs at least one graph")
+    keys = node_type_vocabulary()
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = Path(tmp) / "walks.txt"
+        corpus, keys_path, out = (Path(tmp) / n for n in ("walks.txt", "keys.txt", "v.npy"))
         lines = write_corpus(graphs, corpus, walks_per_graph, walk_length, seed)
+        keys_path.write_text("\n".join(keys))
         logger.info("fastText on %d walks of %d node types", lines, walk_length)
-        model = fasttext.train_unsupervised(
-            str(corpus), model="skipgram", dim=dim, ws=5, epoch=epochs, minCount=1,
-            minn=3, maxn=6, bucket=2_000_000, thread=1, verbose=0,
-        )
-    known = set(model.words)
-    vectors = [
-        model.get_word_vector(key) if key in known else np.zeros(dim, dtype=np.float32)
-        for key in node_type_vocabulary()
-    ]
-    matrix = torch.from_numpy(np.stack(vectors).astype(np.float32))
+        # In a process of its own: see tpgnn._fasttext_worker for why.
+        worker = [sys.executable, "-m", "tpgnn._fasttext_worker", str(corpus), str(keys_path),
+                  str(out), str(dim), str(epochs)]
+        done = subprocess.run(worker, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"fastText failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}\n"
+                "Train without it (`tpgnn train --no-fasttext`) or pass vectors saved by an "
+                "earlier run (`--type-vectors`)."
+            )
+        vectors = np.load(out)
+    matrix = torch.from_numpy(vectors)
     seen = matrix.norm(dim=1) > 0
     if bool(seen.any()):
         matrix[seen] /= matrix[seen].std().clamp(min=1e-12)

@@ -10,7 +10,7 @@ import argparse
 import logging
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +149,12 @@ def evaluate_model(model: TPGNN, data: GraphSet, device: torch.device) -> Rankin
     return ranking_metrics(task_scores(data, score_graphs(model, data.graphs, device)))
 
 
+def selection_key(val: dict) -> float:
+    """How validation results are ranked, for epochs and seeds alike: pairwise accuracy first,
+    top-1 breaking ties."""
+    return val["pairwise_accuracy"] + 1e-3 * val["top1"]
+
+
 def train(
     config: TrainConfig,
     model_config: ModelConfig,
@@ -156,7 +162,8 @@ def train(
     val_set: GraphSet,
     type_vectors: torch.Tensor | None = None,
 ) -> tuple[TPGNN, dict]:
-    """Train; returns the model with the best validation pairwise accuracy and a history.
+    """Train; returns the model of the epoch that validates best, and an info dict: the
+    validation ``history`` and the type ``vectors`` it started from (``None`` without fastText).
 
     With ``config.fasttext`` the type embedding starts from ``type_vectors``, trained on the
     training split when not given. Given the same vectors, training is bit-reproducible for a
@@ -226,23 +233,59 @@ def train(
             "epoch %d: loss %.4f, val pairwise %.4f top1 %.4f top5 %.4f",
             epoch + 1, np.mean(losses), val.pairwise_accuracy, val.top1, val.top5,
         )
-        key = val.pairwise_accuracy + 1e-3 * val.top1
+        key = selection_key(history[-1])
         if best is None or key > best[0]:
             best = (key, {k: v.detach().clone() for k, v in model.state_dict().items()})
     assert best is not None
     model.load_state_dict(best[1])
-    return model.cpu().eval(), {"history": history}
+    return model.cpu().eval(), {"history": history, "vectors": vectors}
+
+
+def train_seeds(
+    config: TrainConfig,
+    model_config: ModelConfig,
+    train_set: GraphSet,
+    val_set: GraphSet,
+    seeds: Sequence[int],
+    type_vectors: torch.Tensor | None = None,
+) -> tuple[TPGNN, dict]:
+    """Train once per seed and keep the run that validates best.
+
+    The seed alone moves the best validation pairwise accuracy by up to 0.05 on our data
+    (README), as much as the recipe changes one would choose between, so a recipe is judged
+    by its best of several seeds. Each seed draws its own fastText vectors unless
+    ``type_vectors`` is given.
+
+    Returns
+    -------
+    (TPGNN, dict)
+        The chosen model, and :func:`train`'s info for it plus ``seed`` and ``seed_runs``
+        (each seed's best validation).
+    """
+    if not seeds:
+        raise ValueError("train_seeds needs at least one seed")
+    runs = []
+    for seed in seeds:
+        model, info = train(replace(config, seed=seed), model_config, train_set, val_set,
+                            type_vectors)
+        best = max(info["history"], key=selection_key)
+        logger.info("seed %d: best val pairwise %.4f top1 %.4f (epoch %d)",
+                    seed, best["pairwise_accuracy"], best["top1"], best["epoch"])
+        runs.append((best, seed, model, info))
+    best, seed, model, info = max(runs, key=lambda r: selection_key(r[0]))
+    seed_runs = [{"seed": r[1], **r[0]} for r in runs]
+    return model, {**info, "seed": seed, "seed_runs": seed_runs}
 
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``tpgnn train``."""
     from .checkpoint import load_checkpoint, save_checkpoint
     from .dataset import data_snapshot, load_graph_set
-    from .embeddings import load_type_vectors, save_type_vectors, train_type_vectors
+    from .embeddings import load_type_vectors, save_type_vectors
 
     config = TrainConfig(
         loss=args.loss, epochs=args.epochs, lr=args.lr, fasttext=not args.no_fasttext,
-        seed=args.seed, device=args.device, tasks_per_batch=args.tasks_per_batch,
+        seed=args.seed[0], device=args.device, tasks_per_batch=args.tasks_per_batch,
         samples_per_task=args.samples_per_task,
     )
     model_config = ModelConfig(
@@ -265,28 +308,25 @@ def run(args: argparse.Namespace) -> int:
     val_set = load_graph_set(args.data, ["val"], cache_dir=cache, workers=args.workers,
                              snapshot=snapshot)
     vectors = None
-    if config.fasttext:
-        if args.type_vectors:
-            vectors = load_type_vectors(args.type_vectors)
-        else:
-            vectors = train_type_vectors(
-                train_set.graphs, model_config.type_embedding_dim, seed=config.seed
-            )
-            vectors_path = Path(args.out).with_suffix(".vectors.pt")
-            vectors_path.parent.mkdir(parents=True, exist_ok=True)
-            save_type_vectors(vectors, vectors_path)
-            logger.info("fastText type vectors saved to %s", vectors_path)
-    model, info = train(config, model_config, train_set, val_set, vectors)
-    best = max(info["history"], key=lambda h: h["pairwise_accuracy"] + 1e-3 * h["top1"])
+    if config.fasttext and args.type_vectors:
+        vectors = load_type_vectors(args.type_vectors)
+    model, info = train_seeds(config, model_config, train_set, val_set, args.seed, vectors)
+    if config.fasttext and not args.type_vectors:
+        vectors_path = Path(args.out).with_suffix(".vectors.pt")
+        vectors_path.parent.mkdir(parents=True, exist_ok=True)
+        save_type_vectors(info["vectors"], vectors_path)
+        logger.info("fastText type vectors saved to %s", vectors_path)
+    best = max(info["history"], key=selection_key)
     save_checkpoint(
         args.out, model,
-        train_config={**asdict(config), "data": str(args.data),
+        train_config={**asdict(replace(config, seed=info["seed"])), "data": str(args.data),
                       "train_graphs": len(train_set), "val_graphs": len(val_set),
                       "data_snapshot": data_snapshot(train_set, val_set)},
-        metrics={"best_val": best, "history": info["history"]},
+        metrics={"best_val": best, "history": info["history"], "seed_runs": info["seed_runs"]},
     )
-    print(f"best epoch {best['epoch']}: val pairwise accuracy {best['pairwise_accuracy']:.4f}, "
-          f"top1 {best['top1']:.4f}, top5 {best['top5']:.4f}; checkpoint {args.out}")
+    print(f"best epoch {best['epoch']} of seed {info['seed']}: val pairwise accuracy "
+          f"{best['pairwise_accuracy']:.4f}, top1 {best['top1']:.4f}, top5 {best['top5']:.4f}; "
+          f"checkpoint {args.out}")
     return 0
 
 
@@ -306,7 +346,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="plain learned type embedding (the ablation)")
     p.add_argument("--type-vectors", metavar="PATH",
                    help="fastText vectors saved by an earlier run (OUT.vectors.pt), to repeat it")
-    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--seed", type=int, nargs="+", default=[defaults.seed],
+                   help="one seed, or several: train once per seed and keep the run that "
+                        "validates best (the seed alone moves validation accuracy)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=defaults.device)
     p.add_argument("--workers", type=int, default=2, help="graph extraction processes")
     p.add_argument("--cache-dir", default="cache/graphs")

@@ -42,3 +42,17 @@ def test_save_load_checks_the_vocabulary(graphs, tmp_path):
     torch.save({"vocabulary": ["x"], "vectors": vectors}, path)
     with pytest.raises(ValueError, match="another node-type vocabulary"):
         load_type_vectors(path)
+
+
+def test_vectors_do_not_depend_on_recycled_memory(graphs):
+    # fastText reads memory it has not written: run in this process after a training process
+    # freed a block of garbage (here 320 MB of 1e30), its vectors carried values near 1e30.
+    from tpgnn._memory import reuse_freed_memory
+
+    clean = train_type_vectors(graphs, 16, walks_per_graph=4, walk_length=16, seed=1)
+    reuse_freed_memory()
+    junk = np.full(80_000_000, 1e30, dtype=np.float32)
+    junk += 1
+    del junk
+    again = train_type_vectors(graphs, 16, walks_per_graph=4, walk_length=16, seed=1)
+    torch.testing.assert_close(again, clean, atol=0.05, rtol=0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -10,7 +12,15 @@ from tpgnn.dataset import load_graph_set
 from tpgnn.embeddings import train_type_vectors
 from tpgnn.graph import edge_type_names, node_feature_names, node_type_vocabulary
 from tpgnn.model import ModelConfig
-from tpgnn.train import TrainConfig, feature_statistics, score_graphs, task_batches, train
+from tpgnn.train import (
+    TrainConfig,
+    feature_statistics,
+    score_graphs,
+    selection_key,
+    task_batches,
+    train,
+    train_seeds,
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +67,21 @@ def test_training_runs_and_is_reproducible(data, loss):
     assert len(info["history"]) == 2
     torch.testing.assert_close(score_graphs(m1, data.graphs, torch.device("cpu")),
                                score_graphs(m2, data.graphs, torch.device("cpu")))
+
+
+def test_several_seeds_keep_the_run_that_validates_best(data):
+    config = TrainConfig(epochs=2, tasks_per_batch=2, samples_per_task=6, fasttext=False)
+    model, info = train_seeds(config, _model_config(), data, data, seeds=[3, 4, 5])
+    runs = {r["seed"]: selection_key(r) for r in info["seed_runs"]}
+    assert sorted(runs) == [3, 4, 5]
+    assert runs[info["seed"]] == max(runs.values())
+    # The kept model is that seed's own run, as a single-seed training reproduces it.
+    again, _ = train(replace(config, seed=info["seed"]), _model_config(), data, data)
+    cpu = torch.device("cpu")
+    torch.testing.assert_close(score_graphs(model, data.graphs, cpu),
+                               score_graphs(again, data.graphs, cpu))
+    with pytest.raises(ValueError, match="at least one seed"):
+        train_seeds(config, _model_config(), data, data, seeds=[])
 
 
 def test_cli_without_validation_data_is_a_clear_error(measured_dataset, tmp_path):
