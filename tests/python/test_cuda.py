@@ -20,6 +20,7 @@ import tpgnn
 from tpgnn.checkpoint import default_checkpoint_path, load_checkpoint, save_checkpoint
 from tpgnn.dataset import load_graph_set
 from tpgnn.graph import edge_type_names, node_feature_names, node_type_vocabulary
+from tpgnn.metrics import TaskScores, pairwise_accuracy
 from tpgnn.model import ModelConfig
 from tpgnn.operators import softmax
 from tpgnn.sampling import llvm_target, sample_candidates
@@ -31,11 +32,12 @@ CPU = torch.device("cpu")
 CUDA = torch.device("cuda")
 
 
-def _order_agreement(a: np.ndarray, b: np.ndarray) -> float:
-    """Share of pairs (distinct in ``a``) that ``b`` orders the same way."""
-    i, j = np.triu_indices(len(a), k=1)
-    keep = a[i] != a[j]
-    return float(np.mean(np.sign(a[i] - a[j])[keep] == np.sign(b[i] - b[j])[keep]))
+def _order_agreement(reference: np.ndarray, scores: np.ndarray) -> float:
+    """Share of the pairs ``reference`` orders (ties left out) that ``scores`` orders alike."""
+    ref = torch.as_tensor(reference, dtype=torch.float64)
+    task = TaskScores(costs=ref, scores=torch.as_tensor(scores, dtype=torch.float64), labels=ref)
+    correct, total = pairwise_accuracy(task)
+    return correct / total
 
 
 @pytest.fixture(scope="module")
