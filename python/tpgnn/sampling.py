@@ -27,7 +27,8 @@ def sample_candidates(
 
     Uses MetaSchedule's own replay-trace strategy: each candidate replays a design-space trace
     with freshly sampled decisions and passes the postprocessors, exactly the programs the
-    tuner would hand to a cost model.
+    tuner would hand to a cost model. For a CPU target, the GPU tensor intrinsics are skipped
+    as in a CPU tuning run (:func:`tpgnn.tune.measure.skip_gpu_intrinsics`).
 
     Parameters
     ----------
@@ -48,7 +49,10 @@ def sample_candidates(
     """
     if num < 1:
         raise ValueError(f"num must be at least 1, got {num}")
+    from .tune.measure import skip_gpu_intrinsics
+
     target = target or llvm_target()
+    skip_gpu_intrinsics(target)  # the TuneContext below would spend 15-25 s importing them
     context = ms.TuneContext(
         mod=mod,
         target=target,

@@ -32,6 +32,16 @@ def _results(n: int, failed: tuple[int, ...] = ()) -> list:
     return out
 
 
+def _assert_same_scores(model: tpgnn.GNNModel, actual, desired, *, rtol: float) -> None:
+    """Bit for bit on the CPU. On CUDA the message passing adds with atomics in no fixed
+    order, so scores repeat to float precision only: on an H200, repeated forward passes
+    differed by <= 1e-6 relative, two seeded runs of ``update`` (32 steps) by 1.3e-4."""
+    if model.device.type == "cpu":
+        np.testing.assert_array_equal(actual, desired)
+    else:
+        np.testing.assert_allclose(actual, desired, rtol=rtol)
+
+
 def test_predict_contract(task):
     context, candidates = task
     scores = tpgnn.GNNModel().predict(context, candidates)
@@ -78,8 +88,9 @@ def test_save_load_round_trip_gives_identical_scores(task, tmp_path):
     path = str(tmp_path / "tuned.pt")
     model.save(path)
     other = tpgnn.GNNModel(checkpoint=path)
-    np.testing.assert_array_equal(model.predict(context, candidates),
-                                  other.predict(context, candidates))
+    _assert_same_scores(
+        model, model.predict(context, candidates), other.predict(context, candidates), rtol=1e-5
+    )
 
 
 def test_reseeding_gives_identical_scores(task):
@@ -90,7 +101,7 @@ def test_reseeding_gives_identical_scores(task):
         model = tpgnn.GNNModel(seed=5, update_seconds=1e9)
         model.update(context, candidates, _results(len(candidates)))
         runs.append(model.predict(context, candidates))
-    np.testing.assert_array_equal(*runs)
+    _assert_same_scores(model, *runs, rtol=1e-3)
 
 
 def test_update_changes_the_model_and_tolerates_failures(task):
@@ -107,7 +118,7 @@ def test_update_with_empty_results_is_a_no_op(task):
     model = tpgnn.GNNModel()
     before = model.predict(context, candidates)
     model.update(context, [], [])
-    np.testing.assert_array_equal(before, model.predict(context, candidates))
+    _assert_same_scores(model, model.predict(context, candidates), before, rtol=1e-5)
 
 
 def test_update_error_is_logged_not_raised(task, caplog):

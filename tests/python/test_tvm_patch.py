@@ -243,7 +243,9 @@ def bare_meta_schedule_logger(tmp_path, monkeypatch):
 def test_tune_tir_takes_a_registered_name(tmp_path, fake_registry, bare_meta_schedule_logger):
     database = _tune_tir(tmp_path, "fake-cores")
     assert len(database.get_all_tuning_records()) == 8
-    assert fake_registry.CALLS == [{"num_tuning_cores": 2}]
+    # tune_tir's default num_tuning_cores="physical": the machine's physical core count.
+    physical = ms.utils.cpu_count(logical=False)
+    assert fake_registry.CALLS == [{"num_tuning_cores": physical}]
 
 
 def test_tune_relax_takes_a_registered_name(tmp_path, fake_registry, bare_meta_schedule_logger):
