@@ -58,3 +58,23 @@ def measured_dataset(tmp_path_factory: pytest.TempPathFactory):
     config = small_config(data_dir, samples_per_workload=12)
     collect(config, workloads)
     return data_dir
+
+
+@pytest.fixture(scope="session")
+def real_measurement():
+    """A real builder and runner shared by the session's tuning tests: programs are compiled
+    by a warm ``PersistentBuilder`` and timed by MetaSchedule's ``LocalRunner`` (one run, no
+    minimum window: real latencies, noisy but cheap), so a tuning round takes about a second
+    once their workers have started. Returns ``(builder, runner)``."""
+    from tvm.s_tir import meta_schedule as ms
+
+    from tpgnn.collect.workers import PersistentBuilder, warm_worker
+
+    builder = PersistentBuilder(max_workers=2)
+    runner = ms.runner.LocalRunner(
+        timeout_sec=30.0,
+        evaluator_config=ms.runner.EvaluatorConfig(number=1, repeat=1, min_repeat_ms=0),
+        initializer=warm_worker,
+    )
+    yield builder, runner
+    builder.shutdown()

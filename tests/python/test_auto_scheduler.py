@@ -1,23 +1,20 @@
 """Tests of tpgnn.auto_scheduler: option validation, task extraction, tuning and compiling.
 
-Tuning tests use MetaSchedule's dummy builder and runner (no subprocesses, random latencies)
-so they take seconds; one slow test goes through the real default builder and runner.
+Tuning tests build and time real programs with the session's warm builder and runner
+(``real_measurement`` in conftest.py), so they take seconds; one slow test goes through the
+default builder and runner, which start fresh workers.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import math
-import os
-import tempfile
 
 import numpy as np
 import pytest
 import tvm
 from tvm import relax, te
-from tvm.ir.utils import derived_object
 from tvm.s_tir import meta_schedule as ms
-from tvm.s_tir.meta_schedule.testing.dummy_object import DummyBuilder, DummyRunner
 from tvm.script import ir as I
 from tvm.script import relax as R
 
@@ -49,21 +46,6 @@ def _matmul() -> tvm.tirx.PrimFunc:
 matmul = _matmul()
 
 
-@derived_object
-class FakeBuilder(ms.builder.PyBuilder):
-    """Builds nothing; gives each candidate its own (removable) artifact directory."""
-
-    def __init__(self, root: str) -> None:
-        super().__init__()
-        self.root = root
-
-    def build(self, build_inputs):
-        return [
-            ms.builder.BuilderResult(os.path.join(tempfile.mkdtemp(dir=self.root), "a.so"), None)
-            for _ in build_inputs
-        ]
-
-
 @pytest.fixture(autouse=True)
 def fresh_meta_schedule_logger(monkeypatch):
     """Each tuning run configures MetaSchedule's logger from its handlers' names, and pytest
@@ -76,11 +58,12 @@ def fresh_meta_schedule_logger(monkeypatch):
     monkeypatch.setattr(log, "propagate", True)
 
 
-def fast_options(tmp_path, **kwargs) -> A.TuningOptions:
-    """Options that tune in seconds: nothing built, MetaSchedule's dummy runner times."""
+def fast_options(tmp_path, measurement, **kwargs) -> A.TuningOptions:
+    """Options that tune in seconds: one round of 8 real programs on the warm ``measurement``
+    (the ``real_measurement`` fixture)."""
+    builder, runner = measurement
     defaults = dict(num_measure_trials=8, num_measures_per_round=8, cost_model="random",
-                    builder=FakeBuilder(str(tmp_path)), runner=DummyRunner(),
-                    work_dir=str(tmp_path))
+                    builder=builder, runner=runner, work_dir=str(tmp_path))
     return A.TuningOptions(**{**defaults, **kwargs})
 
 
@@ -129,8 +112,8 @@ def test_unknown_builder_and_runner_list_valid_names():
         A.TuningOptions(runner="remote")
 
 
-def test_builder_and_runner_objects_are_accepted():
-    builder, runner = DummyBuilder(), DummyRunner()
+def test_builder_and_runner_objects_are_accepted(real_measurement):
+    builder, runner = real_measurement
     options = A.TuningOptions(builder=builder, runner=runner)
     assert options.builder is builder and options.runner is runner
 
@@ -197,12 +180,13 @@ def test_tir_module_with_two_functions_is_refused():
 # -- tune ------------------------------------------------------------------------------------
 
 
-def test_tune_relax_returns_database_and_runnable_module(tmp_path):
-    result = A.tune(MatmulRelu, TARGET, fast_options(tmp_path))
+def test_tune_relax_returns_database_and_runnable_module(tmp_path, real_measurement):
+    result = A.tune(MatmulRelu, TARGET, fast_options(tmp_path, real_measurement))
     assert isinstance(result.database, ms.database.Database)
     assert [t.task_name for t in result.tasks] == ["fused_matmul_relu"]
     assert len(result.history) == 1 and len(result.history[0]) == 8
     assert all(a >= b for a, b in zip(result.history[0], result.history[0][1:], strict=False))
+    assert 0 < result.best_latencies()[0] < 1e-2  # measured: a 32x32 matmul takes microseconds
     assert len(result.database.get_all_tuning_records()) == 8
     vm = relax.VirtualMachine(result.module, tvm.cpu())
     x, w = np.random.rand(32, 32).astype("float32"), np.random.rand(32, 32).astype("float32")
@@ -210,8 +194,8 @@ def test_tune_relax_returns_database_and_runnable_module(tmp_path):
     np.testing.assert_allclose(out, np.maximum(x @ w, 0), rtol=1e-5)
 
 
-def test_tune_prim_func_returns_runtime_module(tmp_path):
-    result = A.tune(matmul, TARGET, fast_options(tmp_path))
+def test_tune_prim_func_returns_runtime_module(tmp_path, real_measurement):
+    result = A.tune(matmul, TARGET, fast_options(tmp_path, real_measurement))
     a, b = np.random.rand(32, 32).astype("float32"), np.random.rand(32, 32).astype("float32")
     c = tvm.runtime.tensor(np.zeros((32, 32), "float32"))
     result.module["main"](tvm.runtime.tensor(a), tvm.runtime.tensor(b), c)
@@ -219,8 +203,8 @@ def test_tune_prim_func_returns_runtime_module(tmp_path):
     assert math.isfinite(result.best_latencies()[0])
 
 
-def test_tune_with_xgb_and_two_rounds(tmp_path):
-    result = A.tune(matmul, TARGET, fast_options(tmp_path, cost_model="xgb",
+def test_tune_with_xgb_and_two_rounds(tmp_path, real_measurement):
+    result = A.tune(matmul, TARGET, fast_options(tmp_path, real_measurement, cost_model="xgb",
                                                  num_measure_trials=16))
     assert len(result.history[0]) == 16
 
@@ -240,6 +224,6 @@ def test_tune_with_default_builder_and_runner_measures_for_real(tmp_path):
 
 
 @pytest.mark.skipif(not HAS_GNN, reason="tpgnn.cost_model (the GNN) is not in this tree yet")
-def test_tune_with_gnn(tmp_path):
-    result = A.tune(MatmulRelu, TARGET, fast_options(tmp_path, cost_model="gnn"))
+def test_tune_with_gnn(tmp_path, real_measurement):
+    result = A.tune(MatmulRelu, TARGET, fast_options(tmp_path, real_measurement, cost_model="gnn"))
     assert len(result.history[0]) == 8

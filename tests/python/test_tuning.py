@@ -57,10 +57,10 @@ def test_select_tasks_keeps_the_heaviest():
         tuning.select_tasks(tasks, 0)
 
 
-def test_tune_network_reports_curves_and_latency(tmp_path):
+def test_tune_network_reports_curves_and_latency(tmp_path, real_measurement):
     x = np.random.rand(64, 64).astype("float32")
-    run = tuning.tune_network(TwoMatmuls, [x], TARGET, fast_options(tmp_path), max_tasks=1,
-                              repeat=2)
+    options = fast_options(tmp_path, real_measurement)
+    run = tuning.tune_network(TwoMatmuls, [x], TARGET, options, max_tasks=1, repeat=2)
     assert run.cost_model == "random" and run.trials == 8
     assert len(run.network_latency_s) == 2 and all(s > 0 for s in run.network_latency_s)
     (task,) = run.tasks

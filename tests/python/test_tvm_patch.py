@@ -217,8 +217,8 @@ def test_error_lists_every_registered_name(fake_registry):
 # -- an unmodified user script: tune_tir / tune_relax with a registered name -------------
 
 
-def _tune_tir(tmp_path, name: str):
-    options = fast_options(tmp_path)
+def _tune_tir(tmp_path, measurement, name: str):
+    options = fast_options(tmp_path, measurement)
     return ms.tune_tir(matmul, TARGET, str(tmp_path), max_trials_global=8, num_trials_per_iter=8,
                        builder=options.builder, runner=options.runner, cost_model=name)
 
@@ -240,16 +240,20 @@ def bare_meta_schedule_logger(tmp_path, monkeypatch):
     close_log_files(str(tmp_path))
 
 
-def test_tune_tir_takes_a_registered_name(tmp_path, fake_registry, bare_meta_schedule_logger):
-    database = _tune_tir(tmp_path, "fake-cores")
+def test_tune_tir_takes_a_registered_name(
+    tmp_path, real_measurement, fake_registry, bare_meta_schedule_logger
+):
+    database = _tune_tir(tmp_path, real_measurement, "fake-cores")
     assert len(database.get_all_tuning_records()) == 8
     # tune_tir's default num_tuning_cores="physical": the machine's physical core count.
     physical = ms.utils.cpu_count(logical=False)
     assert fake_registry.CALLS == [{"num_tuning_cores": physical}]
 
 
-def test_tune_relax_takes_a_registered_name(tmp_path, fake_registry, bare_meta_schedule_logger):
-    options = fast_options(tmp_path)
+def test_tune_relax_takes_a_registered_name(
+    tmp_path, real_measurement, fake_registry, bare_meta_schedule_logger
+):
+    options = fast_options(tmp_path, real_measurement)
     mod = relax.get_pipeline("zero")(MatmulRelu)
     database = ms.relax_integration.tune_relax(
         mod, None, TARGET, str(tmp_path), max_trials_global=8, num_trials_per_iter=8,
@@ -259,12 +263,15 @@ def test_tune_relax_takes_a_registered_name(tmp_path, fake_registry, bare_meta_s
 
 
 @pytest.mark.skipif(not HAS_GNN, reason="tpgnn.cost_model (the GNN) is not in this tree yet")
-def test_tune_tir_with_gnn_by_name(tmp_path, bare_meta_schedule_logger):
-    assert len(_tune_tir(tmp_path, "gnn").get_all_tuning_records()) == 8
+def test_tune_tir_with_gnn_by_name(tmp_path, real_measurement, bare_meta_schedule_logger):
+    assert len(_tune_tir(tmp_path, real_measurement, "gnn").get_all_tuning_records()) == 8
 
 
 @pytest.mark.skipif(not HAS_GNN, reason="tpgnn.cost_model (the GNN) is not in this tree yet")
-def test_tune_tir_with_a_gnn_object_needs_no_patch(tmp_path, bare_meta_schedule_logger):
+def test_tune_tir_with_a_gnn_object_needs_no_patch(
+    tmp_path, real_measurement, bare_meta_schedule_logger
+):
     from tpgnn.cost_model import GNNModel
 
-    assert len(_tune_tir(tmp_path, GNNModel()).get_all_tuning_records()) == 8
+    records = _tune_tir(tmp_path, real_measurement, GNNModel()).get_all_tuning_records()
+    assert len(records) == 8
