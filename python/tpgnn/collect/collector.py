@@ -34,7 +34,7 @@ from .manifest import (
 from .measure import measure_batch
 from .shard import SHARDS_DIR
 from .state import WorkloadState, goal, measured_traces, open_states, pick, round_robin
-from .workers import PersistentBuilder, make_runner, stub_gpu_intrinsics, target_of
+from .workers import PersistentBuilder, make_runner, retire_runner, stub_gpu_intrinsics, target_of
 from .workloads import Workload, gather_workloads
 
 logger = logging.getLogger(__name__)
@@ -159,6 +159,8 @@ def _collect_locked(
         shard.save()  # new workloads (and new uses) are on disk even if nothing is measured
     manifest = _save_manifest(config, states, manifest, session, session_info)
     builder = runner = runner_started = None
+    timed_by_runner = 0  # programs the current local timing worker has loaded
+    programs_per_worker = config.measure.programs_per_timing_worker
     bar = _progress(config, target_total, have)
     search_errors = 0
     try:
@@ -199,7 +201,12 @@ def _collect_locked(
                 continue
             if runner is None:
                 runner = runner_started.result()
+            elif config.rpc is None and timed_by_runner >= programs_per_worker:
+                logger.info("replacing the timing worker after %d programs", timed_by_runner)
+                retire_runner(runner)
+                runner, timed_by_runner = make_runner(config.measure), 0
             results = measure_batch(cands, target, builder, runner)
+            timed_by_runner += len(cands)
             ok = 0
             for r in results:
                 c = r.candidate
@@ -255,6 +262,8 @@ def _collect_locked(
             bar.close()
         if builder is not None:
             builder.shutdown()
+        if runner is not None:
+            retire_runner(runner)
     stats.seconds = time.monotonic() - start
     stats.total_successes = sum(s.successes for s in states)
     return stats

@@ -37,6 +37,12 @@ class MeasureConfig:
     ``time_evaluator`` runs the program once to warm up, then ``repeat`` times ``number``
     runs, raising ``number`` until one repeat lasts ``min_repeat_ms``. Every repeat's mean
     cost is stored, so the median and spread of a sample can be derived from the record.
+
+    ``programs_per_timing_worker``: the local timing worker is replaced by a fresh one after
+    this many programs. TVM never unloads a library it has loaded (5 memory maps each, as
+    measured), so after about 13,000 programs the kernel's limit of 65,530 maps made every
+    later load fail ("cannot apply additional memory protection after relocation"). A
+    worker starts in about 4.5 s: every 2,000 programs, that is about 1% of a run.
     """
 
     number: int = 1
@@ -45,6 +51,7 @@ class MeasureConfig:
     enable_cpu_cache_flush: bool = False
     build_timeout_s: float = 60.0
     run_timeout_s: float = 30.0
+    programs_per_timing_worker: int = 2000
 
     def __post_init__(self) -> None:
         if self.number < 1:
@@ -55,6 +62,10 @@ class MeasureConfig:
             raise ValueError(f"min_repeat_ms must be >= 0, got {self.min_repeat_ms}")
         if self.build_timeout_s <= 0 or self.run_timeout_s <= 0:
             raise ValueError("build_timeout_s and run_timeout_s must be positive")
+        if self.programs_per_timing_worker < 1:
+            raise ValueError(
+                f"programs_per_timing_worker must be >= 1, got {self.programs_per_timing_worker}"
+            )
 
 
 @dataclass(frozen=True)

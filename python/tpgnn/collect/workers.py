@@ -175,6 +175,13 @@ def evaluator_config(measure: MeasureConfig) -> ms.runner.EvaluatorConfig:
     )
 
 
+def retire_runner(runner: ms.runner.Runner) -> None:
+    """Stop a local runner's worker process (its programs are all timed by now)."""
+    pool = getattr(runner, "pool", None)
+    if pool is not None:
+        pool.shutdown(wait=False)
+
+
 def make_runner(measure: MeasureConfig, rpc: RPCSettings | None = None) -> ms.runner.Runner:
     """A runner that times one program at a time, locally or through an RPC tracker."""
     _ensure_importable()

@@ -64,6 +64,23 @@ def test_rerun_resumes_without_remeasuring(tmp_path):
 
 
 @pytest.mark.slow
+def test_timing_worker_is_replaced_and_the_fresh_one_measures(tmp_path, caplog):
+    # A worker keeps every library it loads; a long run must hand timing to fresh ones.
+    from tpgnn.collect.config import MeasureConfig
+
+    measure = MeasureConfig(number=1, repeat=3, min_repeat_ms=1, programs_per_timing_worker=4)
+    with caplog.at_level(logging.INFO, logger="tpgnn.collect.collector"):
+        config = small_config(tmp_path, samples_per_workload=14, measure=measure)
+        stats = collect(config, [matmul_workload()])
+    messages = [r.getMessage() for r in caplog.records]
+    batches = [m for m in messages if " ok, " in m]
+    replaced = [m for m in messages if m.startswith("replacing the timing worker")]
+    assert len(batches) >= 3 and len(replaced) == len(batches) - 1
+    assert stats.failures == 0 and stats.successes == stats.measured >= 14
+    with pytest.raises(ValueError, match="programs_per_timing_worker must be >= 1"):
+        MeasureConfig(programs_per_timing_worker=0)
+
+
 def test_kill_between_sidecar_and_records_is_repaired(tmp_path):
     wl = matmul_workload()
     collect(small_config(tmp_path, samples_per_workload=4), [wl])

@@ -24,6 +24,7 @@ def test_manifest_records_provenance_and_settings(collected):
         "enable_cpu_cache_flush": False,
         "build_timeout_s": 60.0,
         "run_timeout_s": 30.0,
+        "programs_per_timing_worker": 2000,
     }
     shard = manifest["shards"]["tiny"]
     assert shard["records"] == stats.measured and shard["successes"] == stats.successes
