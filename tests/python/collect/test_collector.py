@@ -81,6 +81,7 @@ def test_timing_worker_is_replaced_and_the_fresh_one_measures(tmp_path, caplog):
         MeasureConfig(programs_per_timing_worker=0)
 
 
+@pytest.mark.slow
 def test_kill_between_sidecar_and_records_is_repaired(tmp_path):
     wl = matmul_workload()
     collect(small_config(tmp_path, samples_per_workload=4), [wl])
