@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import random
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -84,6 +86,29 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+@contextmanager
+def deterministic_algorithms(enabled: bool = True) -> Iterator[None]:
+    """Run the block with torch's deterministic kernels, then restore the caller's setting.
+
+    Why: on CUDA, PyG's scatter sums add with atomics in no fixed order, so two runs of one seed
+    drift apart (an H200, 2026-11-27: 0.13 in score after 20 steps of a small probe). The
+    deterministic kernels made those runs bit-identical there, at no cost in speed. cuBLAS needs
+    its workspace fixed for that (``CUBLAS_WORKSPACE_CONFIG``, unless the caller set it); an op
+    without a deterministic kernel warns instead of failing.
+    """
+    if not enabled:
+        yield
+        return
+    before = (torch.are_deterministic_algorithms_enabled(),
+              torch.is_deterministic_algorithms_warn_only_enabled())
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
 
 
 def feature_statistics(graphs: Sequence[ProgramGraph]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -167,8 +192,8 @@ def train(
 
     With ``config.fasttext`` the type embedding starts from ``type_vectors``, trained on the
     training split when not given. Given the same vectors, training is bit-reproducible for a
-    seed; fastText itself is not (see :func:`tpgnn.embeddings.train_type_vectors`), so pass
-    saved vectors to repeat a run exactly.
+    seed, on CUDA too (:func:`deterministic_algorithms`); fastText itself is not (see
+    :func:`tpgnn.embeddings.train_type_vectors`), so pass saved vectors to repeat a run exactly.
     """
     from tqdm import tqdm
 
@@ -208,34 +233,35 @@ def train(
     rng = np.random.default_rng(config.seed)
     history: list[dict] = []
     best: tuple[float, dict] | None = None
-    for epoch in range(config.epochs):
-        model.train()
-        losses = []
-        bar = tqdm(
-            task_batches(train_set, config.tasks_per_batch, config.samples_per_task, rng),
-            total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
-        )
-        for idx in bar:
-            batch = batch_graphs([train_set.graphs[i] for i in idx.tolist()]).to(device)
-            scores = model(batch)
-            labels = train_set.labels[idx].to(device)
-            loss = loss_fn(scores, labels, train_set.task_index[idx].to(device))
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optimizer.step()
-            schedule.step()
-            losses.append(loss.item())
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
-        val = evaluate_model(model, val_set, device)
-        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), **val.to_dict()})
-        logger.info(
-            "epoch %d: loss %.4f, val pairwise %.4f top1 %.4f top5 %.4f",
-            epoch + 1, np.mean(losses), val.pairwise_accuracy, val.top1, val.top5,
-        )
-        key = selection_key(history[-1])
-        if best is None or key > best[0]:
-            best = (key, {k: v.detach().clone() for k, v in model.state_dict().items()})
+    with deterministic_algorithms(device.type == "cuda"):
+        for epoch in range(config.epochs):
+            model.train()
+            losses = []
+            bar = tqdm(
+                task_batches(train_set, config.tasks_per_batch, config.samples_per_task, rng),
+                total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
+            )
+            for idx in bar:
+                batch = batch_graphs([train_set.graphs[i] for i in idx.tolist()]).to(device)
+                scores = model(batch)
+                labels = train_set.labels[idx].to(device)
+                loss = loss_fn(scores, labels, train_set.task_index[idx].to(device))
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+                optimizer.step()
+                schedule.step()
+                losses.append(loss.item())
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+            val = evaluate_model(model, val_set, device)
+            history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), **val.to_dict()})
+            logger.info(
+                "epoch %d: loss %.4f, val pairwise %.4f top1 %.4f top5 %.4f",
+                epoch + 1, np.mean(losses), val.pairwise_accuracy, val.top1, val.top5,
+            )
+            key = selection_key(history[-1])
+            if best is None or key > best[0]:
+                best = (key, {k: v.detach().clone() for k, v in model.state_dict().items()})
     assert best is not None
     model.load_state_dict(best[1])
     return model.cpu().eval(), {"history": history, "vectors": vectors}

@@ -14,6 +14,7 @@ from tpgnn.graph import edge_type_names, node_feature_names, node_type_vocabular
 from tpgnn.model import ModelConfig
 from tpgnn.train import (
     TrainConfig,
+    deterministic_algorithms,
     feature_statistics,
     score_graphs,
     selection_key,
@@ -40,6 +41,16 @@ def test_config_is_validated():
         TrainConfig(epochs=0)
     with pytest.raises(ValueError, match="device"):
         TrainConfig(device="gpu")
+
+
+def test_deterministic_algorithms_are_restored_on_exit():
+    assert not torch.are_deterministic_algorithms_enabled()
+    with deterministic_algorithms():
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+    assert not torch.are_deterministic_algorithms_enabled()
+    with deterministic_algorithms(enabled=False):
+        assert not torch.are_deterministic_algorithms_enabled()
 
 
 def test_batches_cover_each_sample_once_grouped_by_task(data):
