@@ -94,7 +94,7 @@ def deterministic_algorithms(enabled: bool = True) -> Iterator[None]:
 
     Why: on CUDA, PyG's scatter sums add with atomics in no fixed order, so two runs of one seed
     drift apart (an H200, 2026-11-27: 0.13 in score after 20 steps of a small probe). The
-    deterministic kernels made those runs bit-identical there, at no cost in speed. cuBLAS needs
+    deterministic kernels made those runs bit-identical there, and no slower. cuBLAS needs
     its workspace fixed for that (``CUBLAS_WORKSPACE_CONFIG``, unless the caller set it); an op
     without a deterministic kernel warns instead of failing.
     """

@@ -207,6 +207,15 @@ def _collect_locked(
                 runner, timed_by_runner = make_runner(config.measure), 0
             results = measure_batch(cands, target, builder, runner)
             timed_by_runner += len(cands)
+            if config.rpc is None and timing_worker_suspect(results, st):
+                logger.warning(
+                    "every program of a batch of %s failed in the timing worker (first: %s); "
+                    "measuring the batch again on a fresh worker",
+                    st.key, results[0].error.splitlines()[0][:200],
+                )
+                retire_runner(runner)
+                runner, timed_by_runner = make_runner(config.measure), len(cands)
+                results = measure_batch(cands, target, builder, runner)
             ok = 0
             for r in results:
                 c = r.candidate
@@ -267,6 +276,21 @@ def _collect_locked(
     stats.seconds = time.monotonic() - start
     stats.total_successes = sum(s.successes for s in states)
     return stats
+
+
+def timing_worker_suspect(results: list, st: WorkloadState) -> bool:
+    """Whether a batch's failures point at the timing worker rather than at the programs.
+
+    A worker that breaks stays broken: one that had loaded some 13,000 libraries failed
+    every later load with ENOMEM (out of memory maps), and the run went on recording good
+    programs as failures. The sign is a batch in which nothing ran and something failed at run
+    time, for a workload that has run before or has never been tried; a workload that has
+    only ever failed is not retried.
+    """
+    nothing_ran = all(r.error is not None for r in results)
+    run_failed = any(r.error is not None and r.error.startswith("run: ") for r in results)
+    only_ever_failed = st.successes == 0 and st.failures > 0
+    return bool(results) and nothing_ran and run_failed and not only_ever_failed
 
 
 def _start_workers(config: CollectConfig) -> tuple[PersistentBuilder, Future]:

@@ -81,6 +81,57 @@ def test_timing_worker_is_replaced_and_the_fresh_one_measures(tmp_path, caplog):
         MeasureConfig(programs_per_timing_worker=0)
 
 
+def test_timing_worker_is_suspected_only_when_nothing_ran():
+    from tpgnn.collect.collector import timing_worker_suspect
+    from tpgnn.collect.measure import Measured
+    from tpgnn.collect.state import WorkloadState
+
+    def batch(*errors):
+        return [Measured(None, [1e-3] if e is None else None, e) for e in errors]
+
+    ran_before = WorkloadState(None, None, 0, "train", False, successes=5, failures=1)
+    untried = WorkloadState(None, None, 0, "train", False)
+    never_ran = WorkloadState(None, None, 0, "train", False, failures=12)
+    assert timing_worker_suspect(batch("run: ENOMEM", "run: ENOMEM"), ran_before)
+    assert timing_worker_suspect(batch("build: x", "run: ENOMEM"), untried)
+    assert not timing_worker_suspect(batch("run: ENOMEM", "run: ENOMEM"), never_ran)
+    assert not timing_worker_suspect(batch("run: ENOMEM", None), ran_before)
+    assert not timing_worker_suspect(batch("build: x", "build: y"), ran_before)
+    assert not timing_worker_suspect([], ran_before)
+
+
+@pytest.mark.slow
+def test_a_batch_that_a_broken_timing_worker_failed_is_measured_again(
+    tmp_path, monkeypatch, caplog
+):
+    # Break the first timing worker for real: with no file descriptors left it cannot open
+    # (dlopen) any program, as a worker out of memory maps could not map one.
+    import resource
+
+    from tpgnn.collect import collector as collector_module
+
+    made = []
+
+    def make_runner(measure, rpc=None):
+        runner = real_make_runner(measure, rpc)
+        if not made:
+            _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            runner.pool.submit(resource.setrlimit, resource.RLIMIT_NOFILE, (0, hard)).result()
+        made.append(runner)
+        return runner
+
+    real_make_runner = collector_module.make_runner
+    monkeypatch.setattr(collector_module, "make_runner", make_runner)
+    with caplog.at_level(logging.WARNING, logger="tpgnn.collect.collector"):
+        stats = collect(small_config(tmp_path, samples_per_workload=4), [matmul_workload()])
+    messages = [r.getMessage() for r in caplog.records]
+    retried = [m for m in messages if "measuring the batch again" in m]
+    assert len(retried) == 1 and "run: " in retried[0] and len(made) == 2
+    assert stats.failures == 0 and stats.successes == stats.measured >= 4
+    shard = load_shard(tmp_path / "shards" / "tiny")
+    assert all(s.ok for s in shard.samples)
+
+
 @pytest.mark.slow
 def test_kill_between_sidecar_and_records_is_repaired(tmp_path):
     wl = matmul_workload()
