@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import types
@@ -52,7 +53,14 @@ def stub_gpu_intrinsics() -> None:
 
 
 def warm_worker() -> None:
-    """Initializer of builder and runner workers: stub GPU intrinsics, then import."""
+    """Initializer of builder and runner workers: ignore Ctrl-C, stub GPU intrinsics, import.
+
+    Ctrl-C in a terminal signals the whole process group. The main process answers it by
+    stopping after the batch in progress; workers that died of it instead made that batch's
+    good programs fail ("Subprocess terminated"), and those failures were recorded. The pools
+    still end their workers on shutdown.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     stub_gpu_intrinsics()
     import tvm.s_tir.tensor_intrin  # noqa: F401
     from tvm.s_tir.meta_schedule.builder import local_builder  # noqa: F401

@@ -221,6 +221,41 @@ def test_sigkill_mid_run_then_resume(tmp_path):
     assert not list((tmp_path / "shards" / "tiny").glob(".*.tmp"))  # stale temporaries removed
 
 
+@pytest.mark.slow
+def test_ctrl_c_to_the_process_group_stops_after_the_batch_and_fails_nothing(tmp_path):
+    """Ctrl-C in a terminal reaches the workers too; they must leave the stop to the collector."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    here = Path(__file__).parent
+    script = (
+        "import signal, sys, threading; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
+        "from collect_helpers import matmul_workload, small_config;"
+        "from tpgnn.collect.collector import collect;"
+        "stop = threading.Event(); signal.signal(signal.SIGINT, lambda *_: stop.set());"
+        "stats = collect(small_config(Path(sys.argv[1]), samples_per_workload=60),"
+        " [matmul_workload()], stop=stop);"
+        "print('stopped by', stats.stopped_by)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(here)], env=env,
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    sidecar = tmp_path / "shards" / "tiny" / SIDECAR_FILE
+    deadline = time.monotonic() + 120
+    while not (sidecar.exists() and _lines(sidecar)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)  # into the next batch's search or build
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "stopped by stop requested" in out
+    shard = load_shard(tmp_path / "shards" / "tiny")
+    assert shard.samples
+    assert [s.error for s in shard.samples if not s.ok] == []
+
+
 def test_second_collector_on_the_same_directory_fails_fast(tmp_path):
     from tpgnn.collect.io import DataDirBusyError, exclusive_directory
 
