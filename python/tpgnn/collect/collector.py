@@ -31,7 +31,7 @@ from .manifest import (
     utc_now,
     write_manifest,
 )
-from .measure import measure_batch
+from .measure import Measured, measure_batch
 from .shard import SHARDS_DIR
 from .state import WorkloadState, goal, measured_traces, open_states, pick, round_robin
 from .workers import PersistentBuilder, make_runner, retire_runner, stub_gpu_intrinsics, target_of
@@ -278,7 +278,7 @@ def _collect_locked(
     return stats
 
 
-def timing_worker_suspect(results: list, st: WorkloadState) -> bool:
+def timing_worker_suspect(results: list[Measured], st: WorkloadState) -> bool:
     """Whether a batch's failures point at the timing worker rather than at the programs.
 
     A worker that breaks stays broken: one that had loaded some 13,000 libraries failed
