@@ -6,6 +6,11 @@ import collections
 import gzip
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -187,28 +192,37 @@ def test_workload_file_has_one_line_per_workload(collected):
     assert len(_lines(data_dir / "shards" / "tiny" / WORKLOAD_FILE)) == 1
 
 
-@pytest.mark.slow
-def test_sigkill_mid_run_then_resume(tmp_path):
-    """A real ``kill -9`` at an arbitrary moment: files stay loadable, nothing is re-measured."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
+def _collector_after_first_batch(
+    data_dir: Path, samples_per_workload: int, **popen_kwargs: object
+) -> subprocess.Popen:
+    """A collector in a child process, returned once its first batch is on disk.
 
-    here = Path(__file__).parent
+    As in ``tpgnn collect``, SIGINT asks it to stop after the batch in progress.
+    """
     script = (
-        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
+        "import signal, sys, threading; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
         "from collect_helpers import matmul_workload, small_config;"
         "from tpgnn.collect.collector import collect;"
-        "collect(small_config(Path(sys.argv[1]), samples_per_workload=40), [matmul_workload()])"
+        "stop = threading.Event(); signal.signal(signal.SIGINT, lambda *_: stop.set());"
+        "stats = collect(small_config(Path(sys.argv[1]), samples_per_workload=int(sys.argv[3])),"
+        " [matmul_workload()], stop=stop);"
+        "print('stopped by', stats.stopped_by)"
     )
+    args = [sys.executable, "-c", script, str(data_dir), str(Path(__file__).parent),
+            str(samples_per_workload)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(here)], env=env)
-    sidecar = tmp_path / "shards" / "tiny" / SIDECAR_FILE
+    proc = subprocess.Popen(args, env=env, **popen_kwargs)
+    sidecar = data_dir / "shards" / "tiny" / SIDECAR_FILE
     deadline = time.monotonic() + 120
     while not (sidecar.exists() and _lines(sidecar)) and time.monotonic() < deadline:
         time.sleep(0.2)
+    return proc
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_resume(tmp_path):
+    """A real ``kill -9`` at an arbitrary moment: files stay loadable, nothing is re-measured."""
+    proc = _collector_after_first_batch(tmp_path, 40)
     time.sleep(1.5)  # land somewhere inside a later batch
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -224,29 +238,9 @@ def test_sigkill_mid_run_then_resume(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_to_the_process_group_stops_after_the_batch_and_fails_nothing(tmp_path):
     """Ctrl-C in a terminal reaches the workers too; they must leave the stop to the collector."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    here = Path(__file__).parent
-    script = (
-        "import signal, sys, threading; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
-        "from collect_helpers import matmul_workload, small_config;"
-        "from tpgnn.collect.collector import collect;"
-        "stop = threading.Event(); signal.signal(signal.SIGINT, lambda *_: stop.set());"
-        "stats = collect(small_config(Path(sys.argv[1]), samples_per_workload=60),"
-        " [matmul_workload()], stop=stop);"
-        "print('stopped by', stats.stopped_by)"
+    proc = _collector_after_first_batch(
+        tmp_path, 60, stdout=subprocess.PIPE, text=True, start_new_session=True
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(here)], env=env,
-                            stdout=subprocess.PIPE, text=True, start_new_session=True)
-    sidecar = tmp_path / "shards" / "tiny" / SIDECAR_FILE
-    deadline = time.monotonic() + 120
-    while not (sidecar.exists() and _lines(sidecar)) and time.monotonic() < deadline:
-        time.sleep(0.2)
     time.sleep(0.5)  # into the next batch's search or build
     os.killpg(proc.pid, signal.SIGINT)
     out, _ = proc.communicate(timeout=120)
