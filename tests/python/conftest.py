@@ -66,15 +66,11 @@ def real_measurement():
     by a warm ``PersistentBuilder`` and timed by MetaSchedule's ``LocalRunner`` (one run, no
     minimum window: real latencies, noisy but cheap), so a tuning round takes about a second
     once their workers have started. Returns ``(builder, runner)``."""
-    from tvm.s_tir import meta_schedule as ms
-
-    from tpgnn.collect.workers import PersistentBuilder, warm_worker
+    from tpgnn.collect.config import MeasureConfig
+    from tpgnn.collect.workers import PersistentBuilder, make_runner, retire_runner
 
     builder = PersistentBuilder(max_workers=2)
-    runner = ms.runner.LocalRunner(
-        timeout_sec=30.0,
-        evaluator_config=ms.runner.EvaluatorConfig(number=1, repeat=1, min_repeat_ms=0),
-        initializer=warm_worker,
-    )
+    runner = make_runner(MeasureConfig(number=1, repeat=1, min_repeat_ms=0))
     yield builder, runner
     builder.shutdown()
+    retire_runner(runner)

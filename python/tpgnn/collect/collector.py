@@ -203,19 +203,17 @@ def _collect_locked(
                 runner = runner_started.result()
             elif config.rpc is None and timed_by_runner >= programs_per_worker:
                 logger.info("replacing the timing worker after %d programs", timed_by_runner)
-                retire_runner(runner)
-                runner, timed_by_runner = make_runner(config.measure), 0
+                runner, timed_by_runner = _fresh_runner(runner, config), 0
             results = measure_batch(cands, target, builder, runner)
-            timed_by_runner += len(cands)
             if config.rpc is None and timing_worker_suspect(results, st):
                 logger.warning(
                     "every program of a batch of %s failed in the timing worker (first: %s); "
                     "measuring the batch again on a fresh worker",
                     st.key, results[0].error.splitlines()[0][:200],
                 )
-                retire_runner(runner)
-                runner, timed_by_runner = make_runner(config.measure), len(cands)
+                runner, timed_by_runner = _fresh_runner(runner, config), 0
                 results = measure_batch(cands, target, builder, runner)
+            timed_by_runner += len(cands)
             ok = 0
             for r in results:
                 c = r.candidate
@@ -291,6 +289,12 @@ def timing_worker_suspect(results: list[Measured], st: WorkloadState) -> bool:
     run_failed = any(r.error is not None and r.error.startswith("run: ") for r in results)
     only_ever_failed = st.successes == 0 and st.failures > 0
     return bool(results) and nothing_ran and run_failed and not only_ever_failed
+
+
+def _fresh_runner(runner: Any, config: CollectConfig) -> Any:
+    """Stop the local timing worker and start a new one in its place."""
+    retire_runner(runner)
+    return make_runner(config.measure)
 
 
 def _start_workers(config: CollectConfig) -> tuple[PersistentBuilder, Future]:
