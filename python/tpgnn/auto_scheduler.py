@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._interrupts import stop_on_signals
 from .tune.measure import (
     BUILDERS,
     COST_MODELS,
     RUNNERS,
+    StopTuning,
     check_choice,
     close_log_files,
     history_callback,
@@ -287,6 +290,13 @@ def tune(
     Returns
     -------
     TuneResult
+
+    Raises
+    ------
+    KeyboardInterrupt
+        At Ctrl-C (SIGINT, when called from the main thread), once the measurement round in
+        progress is recorded; a second Ctrl-C stops at once. Either way the records measured
+        so far stay in the work directory's database.
     """
     from tvm.s_tir import meta_schedule as ms
 
@@ -308,30 +318,35 @@ def tune(
         tasks, work_dir, num_threads=cores, seed=options.seed
     )
     builder = make_builder(options.builder, cores)
-    history = history_callback(weights, options.num_measure_trials, progress)
     logger.info(
         "tuning %d task(s), %d trials, cost model %s, work dir %s",
         len(tasks), options.num_measure_trials, options.cost_model, work_dir,
     )
-    try:
-        database = ms.tune_tasks(
-            tasks=contexts,
-            task_weights=weights,
-            work_dir=work_dir,
-            max_trials_global=options.num_measure_trials,
-            max_trials_per_task=options.max_trials_per_task,
-            num_trials_per_iter=options.num_measures_per_round,
-            builder=builder,
-            runner=make_runner(options.runner),
-            cost_model=make_cost_model(options.cost_model, cores),
-            measure_callbacks=[*ms.MeasureCallback.create("default"), history],
-            task_scheduler=options.task_scheduler,
-        )
-    finally:
-        history.close()
-        close_log_files(work_dir)
-        if builder is not options.builder and hasattr(builder, "shutdown"):
-            builder.shutdown()
+    with stop_on_signals((signal.SIGINT,), "the measurement round in progress") as stop:
+        history = history_callback(weights, options.num_measure_trials, progress, stop)
+        try:
+            database = ms.tune_tasks(
+                tasks=contexts,
+                task_weights=weights,
+                work_dir=work_dir,
+                max_trials_global=options.num_measure_trials,
+                max_trials_per_task=options.max_trials_per_task,
+                num_trials_per_iter=options.num_measures_per_round,
+                builder=builder,
+                runner=make_runner(options.runner),
+                cost_model=make_cost_model(options.cost_model, cores),
+                measure_callbacks=[*ms.MeasureCallback.create("default"), history],
+                task_scheduler=options.task_scheduler,
+            )
+        except StopTuning as stopped:
+            raise KeyboardInterrupt(
+                f"{stopped}; the tuning records so far are in {work_dir}"
+            ) from None
+        finally:
+            history.close()
+            close_log_files(work_dir)
+            if builder is not options.builder and hasattr(builder, "shutdown"):
+                builder.shutdown()
     module = None if mod is None else _compile(database, mod, target, params, is_tir)
     return TuneResult(
         database, module, tasks, history.best_so_far(), history.measured(), work_dir

@@ -28,13 +28,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``tpgnn`` script."""
+    """Entry point of the ``tpgnn`` script; Ctrl-C ends any subcommand with status 130."""
+    from ._interrupts import keep_keyboard_interrupts_across_ffi
+
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return int(args.func(args) or 0)
+    keep_keyboard_interrupts_across_ffi()
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt as err:
+        logging.getLogger("tpgnn").error("interrupted%s", f": {err}" if str(err) else "")
+        return 130
 
 
 if __name__ == "__main__":

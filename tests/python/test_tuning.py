@@ -125,3 +125,40 @@ def test_cli_end_to_end_on_a_tiny_network(tmp_path, monkeypatch):
     for run in report["runs"]:
         assert run["trials"] == 4 and run["network_latency_ms"]["median"] > 0
     assert (tmp_path / "best_latency.png").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_tpgnn_tune_with_status_130_and_no_traceback(tmp_path):
+    """Ctrl-C mostly lands in a Python callback of TVM's C++ tuning loop; it must end the
+    command as an interrupt (status 130, one line), not as a RuntimeError traceback."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import numpy as np;"
+        "from test_tuning import TwoMatmuls; from tpgnn.cli import main;"
+        "from tpgnn.tune import command as tuning;"
+        "x = np.random.rand(64, 64).astype('float32');"
+        "tuning.network_module = lambda name: (TwoMatmuls, x);"
+        "sys.exit(main(['tune', '--cost-model', 'xgb', '--trials', '200', '--per-round', '8',"
+        " '--max-tasks', '1', '--cores', '2', '--no-baseline', '--out', sys.argv[2]]))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(Path(__file__).parent), str(tmp_path)],
+        env=env, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.rglob("database_tuning_record.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)  # wait until tuning rounds run
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "interrupted: stopped after" in err and "the tuning records so far are in" in err
+    assert list(tmp_path.rglob("database_tuning_record.json"))[0].read_text().strip()

@@ -9,9 +9,9 @@ import argparse
 import json
 import logging
 import signal
-import threading
 from typing import Any
 
+from .._interrupts import stop_on_signals
 from .config import (
     DEFAULT_NETWORKS,
     CollectConfig,
@@ -23,7 +23,11 @@ from .config import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["config_from_args", "register", "run"]
+__all__ = ["COLLECTOR_STOP_SIGNALS", "config_from_args", "register", "run"]
+
+#: Signals that stop ``tpgnn collect`` after the batch in progress (a second one: at once).
+#: Every write is a rename, so the files are consistent whenever it stops.
+COLLECTOR_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def register(subparsers: Any) -> None:
@@ -157,21 +161,9 @@ def run(args: argparse.Namespace) -> int:
         logger.error("%s", err)
         return 2
     logger.info("collect config: %s", config)
-    # The first SIGTERM / Ctrl-C stops after the batch in progress (an exception raised
-    # inside TVM's C++ would surface as a RuntimeError); a second one stops at once. The
-    # files are consistent either way: every write is a rename.
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        logger.info("signal %d: stopping after the batch in progress", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
     try:
-        stats = collect(config, stop=stop)
+        with stop_on_signals(COLLECTOR_STOP_SIGNALS, "the batch in progress") as stop:
+            stats = collect(config, stop=stop)
     except DataDirBusyError as err:
         logger.error("%s", err)
         return 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ __all__ = [
     "BUILDERS",
     "COST_MODELS",
     "RUNNERS",
+    "StopTuning",
     "check_choice",
     "close_log_files",
     "history_callback",
@@ -143,12 +145,25 @@ def close_log_files(work_dir: str) -> None:
                 handler.close()
 
 
-def history_callback(weights: list[float], total: int, progress: bool) -> Any:
-    """A measure callback recording each task's best latency after every trial."""
+class StopTuning(Exception):
+    """Raised by the history callback to end a tuning run at a round boundary.
+
+    An exception a measure callback raises unwinds MetaSchedule's task scheduler cleanly and
+    comes back to Python as itself once tvm-ffi knows its name; ``tune`` turns it into a
+    ``KeyboardInterrupt`` for its caller.
+    """
+
+
+def history_callback(
+    weights: list[float], total: int, progress: bool, stop: threading.Event | None = None
+) -> Any:
+    """A measure callback recording each task's best latency after every trial; once ``stop``
+    is set it ends the run (:class:`StopTuning`) after recording the round just measured."""
     import math
 
     from tvm.ir.utils import derived_object
     from tvm.s_tir import meta_schedule as ms
+    from tvm_ffi.error import register_error
 
     @derived_object
     class TuningHistory(ms.measure_callback.PyMeasureCallback):
@@ -176,6 +191,8 @@ def history_callback(weights: list[float], total: int, progress: bool) -> Any:
                 weighted = sum(w * c[-1] for w, c in zip(weights, self.curves, strict=True) if c)
                 self.bar.set_postfix_str(f"weighted best {weighted * 1e3:.3f} ms", refresh=False)
                 self.bar.update(len(candidates))
+            if stop is not None and stop.is_set():
+                raise StopTuning(f"stopped after {len(self.trials)} measured trials")
 
         def best_so_far(self) -> list[list[float]]:
             return [list(c) for c in self.curves]
@@ -187,4 +204,5 @@ def history_callback(weights: list[float], total: int, progress: bool) -> Any:
             if self.bar is not None:
                 self.bar.close()
 
+    register_error("StopTuning", StopTuning)
     return TuningHistory()
