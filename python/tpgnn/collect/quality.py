@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .loader import Sample, load_shard, shard_dirs
+from .shard import SHARDS_DIR
 
 __all__ = ["NOISY_SPREAD", "SessionQuality", "dataset_quality", "format_quality", "main",
            "sample_spreads", "session_quality"]
@@ -67,7 +68,9 @@ def session_quality(
     ]
 
 
-def dataset_quality(data_dir: str | Path, noisy_spread: float = NOISY_SPREAD):
+def dataset_quality(
+    data_dir: str | Path, noisy_spread: float = NOISY_SPREAD
+) -> list[SessionQuality]:
     """:func:`session_quality` over every shard of a dataset directory."""
     root = Path(data_dir)
     samples = (s for d in shard_dirs(root) for s in load_shard(d).samples)
@@ -80,7 +83,7 @@ def sample_spreads(data_dir: str | Path, keys: Sequence[tuple[str, int]]) -> lis
     root = Path(data_dir)
     table: dict[tuple[str, int], float] = {}
     for name in sorted({shard for shard, _ in keys}):
-        for sample in load_shard(root / "shards" / name).samples:
+        for sample in load_shard(root / SHARDS_DIR / name).samples:
             table[(name, sample.record)] = sample.spread
     return [table.get(key, math.nan) for key in keys]
 
