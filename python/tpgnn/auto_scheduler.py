@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -322,7 +321,7 @@ def tune(
         "tuning %d task(s), %d trials, cost model %s, work dir %s",
         len(tasks), options.num_measure_trials, options.cost_model, work_dir,
     )
-    with stop_on_signals((signal.SIGINT,), "the measurement round in progress") as stop:
+    with stop_on_signals(step="the measurement round in progress") as stop:
         history = history_callback(weights, options.num_measure_trials, progress, stop)
         try:
             database = ms.tune_tasks(
