@@ -16,6 +16,9 @@
  *   references the bound variable outside a binding field; duplicates are dropped.
  * - Edges are emitted AST first in walk order, then def-use sorted by (source, destination),
  *   and stably grouped by source into CSR.
+ * - A node's loop-context features describe the For nodes (and the unroll annotations) on the
+ *   path by which the walk first reached it; a node passes its context, plus itself when it is
+ *   a For or carries an unroll annotation, to everything it references.
  */
 #include <tpgnn/address_memo.h>
 #include <tpgnn/graph_extractor.h>
@@ -69,6 +72,7 @@ struct TypeEntry {
   NodeKind kind = NodeKind::kObject;
   bool is_var = false;
   bool is_const = false;
+  bool is_for = false;
   std::vector<FieldEntry> fields;
 };
 
@@ -133,6 +137,42 @@ struct Frame {
   int32_t binder;  // node binding the variables reached through this field, or -1
 };
 
+/*! \brief The loop-context columns of a node, accumulated along the walk's path. */
+struct LoopContext {
+  float loops = 0.0f;
+  float extent = 0.0f;
+  float parallel_extent = 0.0f;
+  float vectorized_extent = 0.0f;
+  float unrolled_extent = 0.0f;
+  float unroll_max_step = 0.0f;
+
+  void WriteTo(float* row) const {
+    row[kEnclosingLoops] = loops;
+    row[kEnclosingExtent] = extent;
+    row[kEnclosingParallelExtent] = parallel_extent;
+    row[kEnclosingVectorizedExtent] = vectorized_extent;
+    row[kEnclosingUnrolledExtent] = unrolled_extent;
+    row[kEnclosingUnrollMaxStep] = unroll_max_step;
+  }
+
+  /*! \brief The context a node whose features are `row` passes to what it references. */
+  LoopContext Inner(const float* row, bool is_for) const {
+    LoopContext inner = *this;
+    if (is_for) {
+      const float extent_feature = row[kLoopExtent];
+      inner.loops += 1.0f;
+      inner.extent += extent_feature;
+      if (row[kForParallel] != 0.0f || row[kForThreadBinding] != 0.0f) {
+        inner.parallel_extent += extent_feature;
+      }
+      if (row[kForVectorized] != 0.0f) inner.vectorized_extent += extent_feature;
+      if (row[kForUnrolled] != 0.0f) inner.unrolled_extent += extent_feature;
+    }
+    inner.unroll_max_step = std::max(inner.unroll_max_step, row[kUnrollMaxStep]);
+    return inner;
+  }
+};
+
 }  // namespace
 
 class GraphExtractor::Impl {
@@ -144,7 +184,8 @@ class GraphExtractor::Impl {
         var_index_(TypeIndexOf("ir.Var")),
         int_imm_index_(TypeIndexOf("ir.IntImm")),
         float_imm_index_(TypeIndexOf("ir.FloatImm")),
-        op_index_(TypeIndexOf("ir.Op")) {}
+        op_index_(TypeIndexOf("ir.Op")),
+        for_index_(TypeIndexOf("tirx.For")) {}
 
   ProgramGraph Extract(const TVMFFIObject* root) {
     ProgramGraph g;
@@ -155,6 +196,7 @@ class GraphExtractor::Impl {
     dst_.clear();
     kind_.clear();
     binder_of_.clear();
+    inner_context_.clear();
     uses_.clear();
     stack_.clear();
 
@@ -180,7 +222,14 @@ class GraphExtractor::Impl {
           uses_.emplace_back(id, f.owner);
         }
       }
-      if (fresh) Expand(f, id, entry, &g);
+      if (fresh) {
+        float* row = g.node_features.data() + static_cast<size_t>(id) * kNumNodeFeatures;
+        const LoopContext context = f.parent >= 0 ? inner_context_[f.parent] : LoopContext{};
+        context.WriteTo(row);
+        Expand(f, id, entry, &g);
+        // Expand only queues the children, so the context they read is in place in time.
+        inner_context_.push_back(context.Inner(row, entry.is_for));
+      }
     }
     AddDefUseEdges();
     BuildCsr(static_cast<int64_t>(g.node_type.size()), &g);
@@ -202,6 +251,7 @@ class GraphExtractor::Impl {
     e->node_type = NodeTypeId(key);
     e->is_var = DerivesFrom(info, var_index_);
     e->is_const = type_index == int_imm_index_ || type_index == float_imm_index_;
+    e->is_for = DerivesFrom(info, for_index_);
     if (type_index == array_index_) {
       e->kind = NodeKind::kArray;
     } else if (type_index == map_index_) {
@@ -452,11 +502,12 @@ class GraphExtractor::Impl {
   }
 
   const int32_t array_index_, map_index_, shape_index_, var_index_, int_imm_index_,
-      float_imm_index_, op_index_;
+      float_imm_index_, op_index_, for_index_;
   std::vector<TypeEntry> types_;
   AddressMemo memo_;
   std::vector<Frame> stack_, children_;
   std::vector<int32_t> src_, dst_, binder_of_;
+  std::vector<LoopContext> inner_context_;  // per node: the context it passes to its children
   std::vector<EdgeType> kind_;
   std::vector<std::pair<int32_t, int32_t>> uses_, def_use_;
   std::vector<int64_t> cursor_;

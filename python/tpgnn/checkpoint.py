@@ -86,6 +86,35 @@ def _check_layout(payload: dict, path: Path) -> None:
             )
 
 
+def _read_payload(path: str | Path, device: str | torch.device = "cpu") -> dict:
+    """The saved dict of a TPGNN checkpoint, any layout; clear errors for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no TPGNN checkpoint at {path}")
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:
+        raise ValueError(f"{path} is not a readable TPGNN checkpoint: {err}") from err
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a TPGNN checkpoint (expected format {FORMAT!r})")
+    return payload
+
+
+def checkpoint_metadata(path: str | Path) -> dict:
+    """A checkpoint's entries other than its weights (configs, data snapshot, metrics).
+
+    Unlike :func:`load_checkpoint` it accepts a checkpoint of another graph layout: what a
+    model was trained on stays readable after the graph pass changes, e.g. to train the new
+    layout on the same records (``tpgnn train --data-snapshot-of``).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`load_checkpoint`.
+    """
+    return {k: v for k, v in _read_payload(path).items() if k != "state_dict"}
+
+
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[TPGNN, dict]:
     """Load a model for inference.
 
@@ -103,16 +132,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     ValueError
         Not a TPGNN checkpoint.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no TPGNN checkpoint at {path}")
-    try:
-        payload = torch.load(path, map_location=device, weights_only=True)
-    except Exception as err:
-        raise ValueError(f"{path} is not a readable TPGNN checkpoint: {err}") from err
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a TPGNN checkpoint (expected format {FORMAT!r})")
-    _check_layout(payload, path)
+    payload = _read_payload(path, device)
+    _check_layout(payload, Path(path))
     model = TPGNN(ModelConfig(**payload["model_config"]))
     model.load_state_dict(payload["state_dict"])
     model.to(device).eval()

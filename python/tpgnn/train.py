@@ -305,7 +305,7 @@ def train_seeds(
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``tpgnn train``."""
-    from .checkpoint import load_checkpoint, save_checkpoint
+    from .checkpoint import checkpoint_metadata, save_checkpoint
     from .dataset import data_snapshot, load_graph_set
     from .embeddings import load_type_vectors, save_type_vectors
 
@@ -325,8 +325,8 @@ def run(args: argparse.Namespace) -> int:
     cache = None if args.no_cache else args.cache_dir
     snapshot = None
     if args.data_snapshot_of:
-        _, meta = load_checkpoint(args.data_snapshot_of)
-        snapshot = meta.get("train_config", {}).get("data_snapshot")
+        snapshot = checkpoint_metadata(args.data_snapshot_of).get("train_config", {}).get(
+            "data_snapshot")
         if snapshot is None:
             raise ValueError(f"{args.data_snapshot_of} records no data snapshot to reuse")
     train_set = load_graph_set(args.data, ["train"], cache_dir=cache, workers=args.workers,

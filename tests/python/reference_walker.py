@@ -50,6 +50,14 @@ ANNOTATIONS = {
     "meta_schedule.parallel": [("parallel_annotation", False)],
 }
 FOR_KINDS = ["for_serial", "for_parallel", "for_vectorized", "for_unrolled", "for_thread_binding"]
+LOOP_CONTEXT = [
+    "enclosing_loops",
+    "enclosing_extent",
+    "enclosing_parallel_extent",
+    "enclosing_vectorized_extent",
+    "enclosing_unrolled_extent",
+    "enclosing_unroll_max_step",
+]
 DL_INT, DL_UINT, DL_FLOAT, DL_BFLOAT, DL_BOOL = 0, 1, 2, 4, 6
 
 
@@ -104,6 +112,7 @@ class ReferenceWalker:
         self.types: list[int] = []
         self.features: list[list[float]] = []
         self.binder_of: list[int] = []
+        self.passed_context: list[dict[str, float]] = []
         self.uses: list[tuple[int, int]] = []
         self.edges: list[tuple[int, int, int]] = []
 
@@ -205,9 +214,37 @@ class ReferenceWalker:
                 elif owner >= 0:
                     self.uses.append((node, owner))
             if fresh:
+                context = (
+                    self.passed_context[parent]
+                    if parent >= 0
+                    else dict.fromkeys(LOOP_CONTEXT, np.float32(0.0))
+                )
+                for name, value in context.items():
+                    self.features[node][self.col[name]] = value
                 children = self._expand(obj, info, node, owner, binder)
+                self.passed_context.append(self._pass_context(context, info, node))
                 stack.extend(reversed(children))
         return self._finish()
+
+    def _pass_context(self, context: dict[str, float], info, node: int) -> dict[str, float]:
+        """What ``node`` passes to the objects it references: its context, plus itself when
+        it is a loop, and its unroll annotation."""
+        row, c = self.features[node], self.col
+        out = dict(context)  # float32 values: the sums round as the pass's do
+        if any(t.type_key == "tirx.For" for t in _lineage(info)):
+            extent = np.float32(row[c["loop_extent"]])
+            out["enclosing_loops"] += np.float32(1.0)
+            out["enclosing_extent"] += extent
+            if row[c["for_parallel"]] or row[c["for_thread_binding"]]:
+                out["enclosing_parallel_extent"] += extent
+            if row[c["for_vectorized"]]:
+                out["enclosing_vectorized_extent"] += extent
+            if row[c["for_unrolled"]]:
+                out["enclosing_unrolled_extent"] += extent
+        out["enclosing_unroll_max_step"] = max(
+            out["enclosing_unroll_max_step"], np.float32(row[c["unroll_max_step"]])
+        )
+        return out
 
     def _child(self, v: Any, parent: int, owner: int, binder: int, out: list) -> None:
         if not _is_node(v):

@@ -118,6 +118,81 @@ def _collect_loops(stmt, out):
         _collect_loops(stmt.body, out)
 
 
+def _stores_with_loops(stmt, loops, out):
+    """(BufferStore, the For nodes around it, outermost first) for each store under ``stmt``."""
+    if isinstance(stmt, tirx.BufferStore):
+        out.append((stmt, loops))
+    elif isinstance(stmt, tirx.For):
+        _stores_with_loops(stmt.body, [*loops, stmt], out)
+    elif isinstance(stmt, tirx.SeqStmt):
+        for s in stmt.seq:
+            _stores_with_loops(s, loops, out)
+    elif isinstance(stmt, tvm.s_tir.SBlockRealize):
+        _stores_with_loops(stmt.block, loops, out)
+    elif isinstance(stmt, tvm.s_tir.SBlock):
+        _stores_with_loops(stmt.body, loops, out)
+        if stmt.init is not None:
+            _stores_with_loops(stmt.init, loops, out)
+    elif hasattr(stmt, "body"):
+        _stores_with_loops(stmt.body, loops, out)
+
+
+@pytest.mark.parametrize("name", ["conv2d", "matmul"])
+def test_loop_context_counts_the_loops_around_each_store(scheduled_programs, name):
+    cols = {n: i for i, n in enumerate(node_feature_names())}
+    context = [
+        "enclosing_loops",
+        "enclosing_extent",
+        "enclosing_parallel_extent",
+        "enclosing_vectorized_extent",
+        "enclosing_unrolled_extent",
+    ]
+    kinds = {"parallel": 1, "vectorized": 2, "unrolled": 3}
+    seen_kinds = set()
+    for mod in scheduled_programs[name]:
+        stores = []
+        _stores_with_loops(mod["main"].body, [], stores)
+        expected = []
+        for _, loops in stores:
+            log_extents = [(int(loop.kind), math.log1p(int(loop.extent))) for loop in loops]
+            seen_kinds |= {k for k, _ in log_extents}
+            expected.append(
+                [len(loops), sum(e for _, e in log_extents)]
+                + [sum(e for k, e in log_extents if k == kinds[kind]) for kind in kinds]
+            )
+        graph = tpgnn.extract_graph(mod)
+        rows = graph.node_features[
+            graph.node_type == node_type_vocabulary().index("tirx.BufferStore")
+        ]
+        got = rows[:, [cols[c] for c in context]].double().numpy()
+        assert len(got) == len(stores)
+        np.testing.assert_allclose(sorted(map(list, got)), sorted(expected), rtol=1e-5)
+    assert {1, 2} <= seen_kinds, "sampled schedules should parallelise and vectorise"
+
+
+def test_unroll_annotation_reaches_the_loops_below_it(scheduled_programs):
+    cols = {n: i for i, n in enumerate(node_feature_names())}
+    vocab = node_type_vocabulary()
+    seen = False
+    for mod in scheduled_programs["conv2d"]:
+        graph = tpgnn.extract_graph(mod)
+        step = graph.node_features[:, cols["unroll_max_step"]]
+        if float(step.max()) == 0.0:
+            continue
+        seen = True
+        # The annotated block passes its step to every store below it, not to itself.
+        stores = graph.node_type == vocab.index("tirx.BufferStore")
+        passed = graph.node_features[stores, cols["enclosing_unroll_max_step"]]
+        assert float(passed.max()) == float(step.max())
+        annotated = step > 0
+        assert bool(
+            (
+                graph.node_features[annotated, cols["enclosing_unroll_max_step"]] < step[annotated]
+            ).all()
+        )
+    assert seen, "sampled conv2d schedules should carry an unroll annotation"
+
+
 def test_zero_copy_from_cpp_buffers(scheduled_programs):
     arrays = global_func("tpgnn.extract_graph")(scheduled_programs["conv2d"][0])
     for array in arrays:

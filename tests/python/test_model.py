@@ -24,8 +24,8 @@ def _four_node_graph() -> Data:
 
 def test_repr():
     assert repr(TPGNN(_config())) == (
-        f"TPGNN(types={len(node_type_vocabulary())}x32, features=27, hidden=64, layers=3, "
-        "edge_types=3, pool_ratio=0.5)"
+        f"TPGNN(types={len(node_type_vocabulary())}x32, features={len(node_feature_names())}, "
+        "hidden=64, layers=3, edge_types=3, pool_ratio=0.5)"
     )
 
 

@@ -7,7 +7,12 @@ from dataclasses import replace
 import pytest
 import torch
 
-from tpgnn.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
+from tpgnn.checkpoint import (
+    CheckpointMismatchError,
+    checkpoint_metadata,
+    load_checkpoint,
+    save_checkpoint,
+)
 from tpgnn.dataset import load_graph_set
 from tpgnn.embeddings import train_type_vectors
 from tpgnn.graph import edge_type_names, node_feature_names, node_type_vocabulary
@@ -121,9 +126,13 @@ def test_checkpoint_round_trip_gives_identical_scores(data, tmp_path):
 def test_checkpoint_with_another_feature_layout_is_refused(data, tmp_path):
     model, _ = train(TrainConfig(epochs=1, fasttext=False), _model_config(), data, data)
     path = tmp_path / "m.pt"
-    save_checkpoint(path, model)
+    save_checkpoint(path, model, train_config={"data_snapshot": {"shard": 3}})
     payload = torch.load(path, weights_only=True)
-    payload["feature_names"] = payload["feature_names"][::-1]
+    payload["feature_names"] = payload["feature_names"][:-6]  # an older, shorter layout
     torch.save(payload, path)
     with pytest.raises(CheckpointMismatchError, match="node feature layout"):
         load_checkpoint(path)
+    # What it was trained on stays readable (tpgnn train --data-snapshot-of), weights aside.
+    meta = checkpoint_metadata(path)
+    assert meta["train_config"]["data_snapshot"] == {"shard": 3}
+    assert meta["feature_names"] == payload["feature_names"] and "state_dict" not in meta

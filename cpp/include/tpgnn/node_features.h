@@ -45,6 +45,17 @@ enum NodeFeature : int32_t {
   kOtherInt,             // SignedLog of the sum of the node's other integer scalar fields
   kOtherBool,            // number of the node's other boolean scalar fields that are true
   kNumElements,          // SignedLog(size) of a container (ffi.Array, ffi.Map, ffi.Shape)
+  // Loop context: what the loops around a node do to it, so that every statement and access
+  // knows how often it runs without message passing along the whole loop nest. "Enclosing"
+  // means the tirx.For nodes on the walk's path from the root to the node's first visit; a
+  // For encloses everything it references. Extents are summed as their loop_extent values
+  // (log1p of each extent), so a sum stands for the log of the nest's iteration count.
+  kEnclosingLoops,            // number of enclosing For nodes
+  kEnclosingExtent,           // sum of their loop_extent
+  kEnclosingParallelExtent,   //   of those that are parallel or thread-bound
+  kEnclosingVectorizedExtent, //   of those that are vectorized
+  kEnclosingUnrolledExtent,   //   of those that are unrolled
+  kEnclosingUnrollMaxStep,    // largest unroll_max_step on the path, the node's own excluded
   kNumNodeFeatures
 };
 
@@ -75,7 +86,13 @@ inline constexpr const char* kNodeFeatureNames[kNumNodeFeatures] = {"is_const",
                                                                     "scope_shared",
                                                                     "other_int",
                                                                     "other_bool",
-                                                                    "num_elements"};
+                                                                    "num_elements",
+                                                                    "enclosing_loops",
+                                                                    "enclosing_extent",
+                                                                    "enclosing_parallel_extent",
+                                                                    "enclosing_vectorized_extent",
+                                                                    "enclosing_unrolled_extent",
+                                                                    "enclosing_unroll_max_step"};
 
 /*! \brief Edge kinds of the graph; the value is what `edge_type` holds. */
 enum EdgeType : int64_t {
