@@ -84,8 +84,7 @@ def test_loop_features_match_the_loops(scheduled_programs):
     kinds = ["for_serial", "for_parallel", "for_vectorized", "for_unrolled", "for_thread_binding"]
     seen_kinds = set()
     for mod in scheduled_programs["conv2d"]:
-        loops = []
-        _collect_loops(mod["main"].body, loops)
+        loops = [s for s, _ in _statements(mod["main"].body) if isinstance(s, tirx.For)]
         graph = tpgnn.extract_graph(mod)
         rows = graph.node_features[graph.node_type == node_type_vocabulary().index("tirx.For")]
         assert len(rows) == len(loops)
@@ -100,41 +99,23 @@ def test_loop_features_match_the_loops(scheduled_programs):
     assert {1, 2} <= seen_kinds, "sampled conv2d schedules should parallelise and vectorise"
 
 
-def _collect_loops(stmt, out):
-    """All tirx.For under ``stmt`` (TVM 0.27 has no Python stmt visitor any more)."""
+def _statements(stmt, loops=()):
+    """Each statement under ``stmt`` with the For nodes around it, outermost first (TVM 0.27
+    has no Python stmt visitor any more)."""
+    yield stmt, loops
     if isinstance(stmt, tirx.For):
-        out.append(stmt)
-        _collect_loops(stmt.body, out)
+        yield from _statements(stmt.body, (*loops, stmt))
     elif isinstance(stmt, tirx.SeqStmt):
         for s in stmt.seq:
-            _collect_loops(s, out)
+            yield from _statements(s, loops)
     elif isinstance(stmt, tvm.s_tir.SBlockRealize):
-        _collect_loops(stmt.block, out)
+        yield from _statements(stmt.block, loops)
     elif isinstance(stmt, tvm.s_tir.SBlock):
-        _collect_loops(stmt.body, out)
+        yield from _statements(stmt.body, loops)
         if stmt.init is not None:
-            _collect_loops(stmt.init, out)
+            yield from _statements(stmt.init, loops)
     elif hasattr(stmt, "body"):
-        _collect_loops(stmt.body, out)
-
-
-def _stores_with_loops(stmt, loops, out):
-    """(BufferStore, the For nodes around it, outermost first) for each store under ``stmt``."""
-    if isinstance(stmt, tirx.BufferStore):
-        out.append((stmt, loops))
-    elif isinstance(stmt, tirx.For):
-        _stores_with_loops(stmt.body, [*loops, stmt], out)
-    elif isinstance(stmt, tirx.SeqStmt):
-        for s in stmt.seq:
-            _stores_with_loops(s, loops, out)
-    elif isinstance(stmt, tvm.s_tir.SBlockRealize):
-        _stores_with_loops(stmt.block, loops, out)
-    elif isinstance(stmt, tvm.s_tir.SBlock):
-        _stores_with_loops(stmt.body, loops, out)
-        if stmt.init is not None:
-            _stores_with_loops(stmt.init, loops, out)
-    elif hasattr(stmt, "body"):
-        _stores_with_loops(stmt.body, loops, out)
+        yield from _statements(stmt.body, loops)
 
 
 @pytest.mark.parametrize("name", ["conv2d", "matmul"])
@@ -150,8 +131,11 @@ def test_loop_context_counts_the_loops_around_each_store(scheduled_programs, nam
     kinds = {"parallel": 1, "vectorized": 2, "unrolled": 3}
     seen_kinds = set()
     for mod in scheduled_programs[name]:
-        stores = []
-        _stores_with_loops(mod["main"].body, [], stores)
+        stores = [
+            (s, loops)
+            for s, loops in _statements(mod["main"].body)
+            if isinstance(s, tirx.BufferStore)
+        ]
         expected = []
         for _, loops in stores:
             log_extents = [(int(loop.kind), math.log1p(int(loop.extent))) for loop in loops]
