@@ -1,4 +1,5 @@
-"""Tests of tvm_patch/0001: MetaSchedule cost models looked up by name in an entry-point group.
+"""Tests of tvm_patch/: 0001, MetaSchedule cost models looked up by name in an entry-point
+group; 0002, a Python cost model asked to score no candidates.
 
 The installed TVM is only read here; applying and reverting run on copies of its files.
 """
@@ -24,7 +25,7 @@ from test_auto_scheduler import MatmulRelu, fast_options, matmul
 from tpgnn import patch as tp
 
 PATCH_DIR = Path(__file__).resolve().parents[2] / "tvm_patch"
-PATCH = PATCH_DIR / "0001-meta-schedule-cost-model-registry.patch"
+PATCHES = sorted(PATCH_DIR.glob("*.patch"))
 PATCHED = [
     "tvm/s_tir/meta_schedule/cost_model/cost_model.py",
     "tvm/s_tir/meta_schedule/tune.py",
@@ -51,8 +52,10 @@ def _sha256(path: Path) -> str:
 # -- the patch file and its application --------------------------------------------------
 
 
-def test_the_patch_ships_with_the_package():
-    assert (tp.DEFAULT_PATCH_DIR / PATCH.name).read_text() == PATCH.read_text()
+def test_the_patches_ship_with_the_package():
+    assert [p.name for p in tp.list_patches(tp.DEFAULT_PATCH_DIR)] == [p.name for p in PATCHES]
+    for patch in PATCHES:
+        assert (tp.DEFAULT_PATCH_DIR / patch.name).read_text() == patch.read_text()
 
 
 def test_installed_tvm_is_patched():
@@ -60,7 +63,8 @@ def test_installed_tvm_is_patched():
     result = subprocess.run([sys.executable, "-m", "tpgnn.patch", "check"],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{PATCH.name}: applied" in result.stdout
+    for patch in PATCHES:
+        assert f"{patch.name}: applied" in result.stdout
 
 
 def test_patch_reverts_to_the_wheel_and_applies_idempotently(tmp_path):
@@ -73,8 +77,9 @@ def test_patch_reverts_to_the_wheel_and_applies_idempotently(tmp_path):
     tp.revert(PATCH_DIR, root)
     for rel in PATCHED:
         assert _sha256(root / rel) == _wheel_hash(rel), rel
-    assert [s.state for s in tp.apply(PATCH_DIR, root)] == [tp.PatchState.NOT_APPLIED]
-    assert [s.state for s in tp.apply(PATCH_DIR, root)] == [tp.PatchState.APPLIED]
+    each = len(PATCHES)
+    assert [s.state for s in tp.apply(PATCH_DIR, root)] == [tp.PatchState.NOT_APPLIED] * each
+    assert [s.state for s in tp.apply(PATCH_DIR, root)] == [tp.PatchState.APPLIED] * each
     for rel in PATCHED:
         assert (root / rel).read_bytes() == (tp.tvm_site_root() / rel).read_bytes(), rel
 
@@ -85,7 +90,8 @@ def test_cli_check_fails_on_an_unpatched_copy(tmp_path):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(tp.tvm_site_root() / rel, root / rel)
     tp.revert(PATCH_DIR, root)
-    assert [s.state for s in tp.check(PATCH_DIR, root)] == [tp.PatchState.NOT_APPLIED]
+    states = [s.state for s in tp.check(PATCH_DIR, root)]
+    assert states == [tp.PatchState.NOT_APPLIED] * len(PATCHES)
 
 
 # -- CostModel.create with the patch -----------------------------------------------------
@@ -112,6 +118,17 @@ def test_create_gnn_returns_tpgnn_model():
 
     model = ms.cost_model.CostModel.create("gnn", num_tuning_cores=2, tree_method="auto")
     assert isinstance(model, GNNModel)
+
+
+# -- a Python cost model asked to score no candidates (0002) -------------------------------
+
+
+@pytest.mark.parametrize("name", ["xgb", "random", "gnn"])
+def test_predicting_no_candidates_returns_no_scores(name):
+    """Through the C++ ``CostModel.Predict``, whose empty result buffer may sit at NULL."""
+    model = ms.cost_model.CostModel.create(name, num_tuning_cores=1)
+    scores = model.predict(ms.TuneContext(), [])
+    assert scores.dtype == "float64" and scores.shape == (0,)
 
 
 FAKE_MODULE = '''
