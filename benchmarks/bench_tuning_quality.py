@@ -11,10 +11,13 @@ the GNN's weighted best. A JSON report with every curve goes to ``--json``.
 
 One tuning run is noisy (the weighted best of one model moves by 10-20% between seeds), so
 ``--seeds 0 1 2`` repeats the comparison with each seed, one after the other in one process,
-and prints the mean of the per-seed ratios at several budgets.
+and prints the mean of the per-seed ratios at several budgets. The report goes to ``--json``
+after every seed; with ``--resume`` every seed already there is kept (and averaged), not run
+again, if the report describes the same comparison (tasks, trials, the GNN checkpoint's
+sha256), so three seeds (about 2 h) can span sessions.
 
-About ``tasks x trials x 1 s`` per model and seed on a 2-core machine (64 trials x 8 tasks:
-7 to 9 minutes each for the GNN and for XGB at 64 trials). ``--plot PATH`` draws the
+About ``tasks x trials x 2 s`` per model and seed on a 2-core machine (64 trials x 8 tasks:
+17 to 21 minutes each for the GNN and for XGB at 64 trials, 2026-11-27). ``--plot PATH`` draws the
 weighted best latency against trials per task, averaged over the seeds, for both models.
 Check it first with ``--trials 8 --tasks 2``.
 
@@ -35,6 +38,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = {"kind": "llvm", "num-cores": 2}
+#: What two reports must share for their seeds to be averaged together.
+COMPARISON_KEYS = ("network", "tasks", "weights", "trials", "xgb_trials", "per_round", "models",
+                   "gnn_checkpoint")
 
 
 def held_out_network(data_dir: Path) -> str:
@@ -115,6 +121,36 @@ def plot_curves(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def gnn_checkpoint_digest() -> str:
+    """sha256 of the checkpoint ``GNNModel`` loads by default: seeds of two models never mix."""
+    import hashlib
+
+    from tpgnn.checkpoint import default_checkpoint_path
+
+    return hashlib.sha256(Path(default_checkpoint_path()).read_bytes()).hexdigest()
+
+
+def resumed_runs(path: Path, report: dict) -> dict:
+    """The seeds already in the report at ``path`` (none if it does not exist); refuses a report
+    of another comparison."""
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    differ = [key for key in COMPARISON_KEYS if old.get(key) != report[key]]
+    if differ:
+        raise SystemExit(f"--resume: {path} reports another comparison ({', '.join(differ)} "
+                         "differ); name another --json, or run without --resume to replace it")
+    return old["runs"]
+
+
+def write_report(path: Path, report: dict) -> None:
+    """Write through a temporary file, so a run stopped while writing keeps the last report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(report, indent=1))
+    partial.replace(path)
+
+
 def _us(seconds: float) -> float | None:
     return round(seconds * 1e6, 3) if math.isfinite(seconds) else None
 
@@ -154,7 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=REPO / "data")
     parser.add_argument("--cache-dir", type=Path, default=REPO / "cache" / "tasks")
     parser.add_argument("--work-dir", type=Path, default=REPO / "out" / "bench_tuning")
-    parser.add_argument("--json", type=Path, default=None, help="write every curve here")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="write every curve here (after each seed)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the seeds already in --json instead of running them again")
     parser.add_argument("--plot", type=Path, default=None, help="draw the curves here (PNG)")
     args = parser.parse_args(argv)
     if args.trials < 1 or args.tasks < 1 or args.per_round < 1:
@@ -162,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     xgb_trials = args.xgb_trials or 2 * args.trials
     if xgb_trials < args.trials:
         parser.error("--xgb-trials must be >= --trials")
+    if args.resume and args.json is None:
+        parser.error("--resume needs --json (the report to continue)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     from tpgnn import auto_scheduler
@@ -178,21 +219,28 @@ def main(argv: list[str] | None = None) -> int:
 
     models = {name: trials for name, trials in (("gnn", args.trials), ("xgb", xgb_trials))
               if name in args.models}
+    report = {"network": network, "tasks": [t.task_name for t in tasks], "weights": weights,
+              "trials": args.trials, "xgb_trials": xgb_trials, "per_round": args.per_round,
+              "models": list(models), "gnn_checkpoint": gnn_checkpoint_digest(), "runs": {}}
+    if args.resume:
+        report["runs"] = resumed_runs(args.json, report)
     # One warm builder and runner for every run: their start-up is paid once.
     builder = auto_scheduler.make_builder("persistent", TARGET["num-cores"])
     runner = auto_scheduler.make_runner("local")
-    report = {"network": network, "tasks": [t.task_name for t in tasks], "weights": weights,
-              "trials": args.trials, "models": list(models), "runs": {}}
     try:
         for seed in args.seeds:
+            if str(seed) in report["runs"]:
+                print(f"seed {seed}: kept from {args.json}")
+                continue
             report["runs"][str(seed)] = compare(tasks, weights, models, seed, args, builder, runner)
+            if args.json:
+                write_report(args.json, report)
     finally:
         builder.shutdown()
     if {"gnn", "xgb"} <= models.keys():
         summarize(report)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=1))
+        write_report(args.json, report)
     if args.plot:
         plot_curves(report, args.plot)
         print(f"plot written to {args.plot}")
