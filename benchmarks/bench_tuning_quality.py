@@ -17,8 +17,9 @@ again, if the report describes the same comparison (tasks, trials, the GNN check
 sha256), so three seeds (about 2 h) can span sessions.
 
 About ``tasks x trials x 2 s`` per model and seed on a 2-core machine (64 trials x 8 tasks:
-17 to 21 minutes each for the GNN and for XGB at 64 trials, 2026-11-27). ``--plot PATH`` draws the
-weighted best latency against trials per task, averaged over the seeds, for both models.
+17 to 21 minutes each for the GNN and for XGB at 64 trials, 2026-11-27). ``--plot PATH``
+draws the weighted best latency against trials per task, averaged over the seeds, for both
+models.
 Check it first with ``--trials 8 --tasks 2``.
 
     .venv/bin/python benchmarks/bench_tuning_quality.py --trials 64 --xgb-trials 64 \
@@ -144,11 +145,10 @@ def resumed_runs(path: Path, report: dict) -> dict:
 
 
 def write_report(path: Path, report: dict) -> None:
-    """Write through a temporary file, so a run stopped while writing keeps the last report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(report, indent=1))
-    partial.replace(path)
+    """Write atomically, so a run stopped while writing keeps the last report."""
+    from tpgnn.collect.io import atomic_write_bytes
+
+    atomic_write_bytes(path, json.dumps(report, indent=1).encode())
 
 
 def _us(seconds: float) -> float | None:
