@@ -19,7 +19,10 @@
  * - A node's loop-context features describe the For nodes (and the unroll annotations) on the
  *   path by which the walk first reached it; a node passes its context, plus itself when it is
  *   a For or carries an unroll annotation, to everything it references.
+ * - A load or store gets its access columns (access_pattern.h) from the For nodes on that same
+ *   path and the block-variable bindings of the SBlockRealize nodes visited before it.
  */
+#include <tpgnn/access_pattern.h>
 #include <tpgnn/address_memo.h>
 #include <tpgnn/graph_extractor.h>
 #include <tpgnn/node_features.h>
@@ -73,6 +76,8 @@ struct TypeEntry {
   bool is_var = false;
   bool is_const = false;
   bool is_for = false;
+  bool is_access = false;         // a load or store: gets the access columns
+  bool is_block_realize = false;  // binds block variables used by the accesses below
   std::vector<FieldEntry> fields;
 };
 
@@ -145,6 +150,7 @@ struct LoopContext {
   float vectorized_extent = 0.0f;
   float unrolled_extent = 0.0f;
   float unroll_max_step = 0.0f;
+  int32_t innermost_loop = -1;  // index of the innermost enclosing For in the walk's loop list
 
   void WriteTo(float* row) const {
     row[kEnclosingLoops] = loops;
@@ -155,10 +161,14 @@ struct LoopContext {
     row[kEnclosingUnrollMaxStep] = unroll_max_step;
   }
 
-  /*! \brief The context a node whose features are `row` passes to what it references. */
-  LoopContext Inner(const float* row, bool is_for) const {
+  /*!
+   * \brief The context a node whose features are `row` passes to what it references;
+   *  `loop` is the node's index in the loop list when it is a For.
+   */
+  LoopContext Inner(const float* row, bool is_for, int32_t loop) const {
     LoopContext inner = *this;
     if (is_for) {
+      inner.innermost_loop = loop;
       const float extent_feature = row[kLoopExtent];
       inner.loops += 1.0f;
       inner.extent += extent_feature;
@@ -171,6 +181,12 @@ struct LoopContext {
     inner.unroll_max_step = std::max(inner.unroll_max_step, row[kUnrollMaxStep]);
     return inner;
   }
+};
+
+/*! \brief A For on the walk's paths, linked to the For around it. */
+struct LoopLink {
+  EnclosingLoop loop;
+  int32_t outer;  // index of the enclosing For's link, or -1
 };
 
 }  // namespace
@@ -197,6 +213,8 @@ class GraphExtractor::Impl {
     kind_.clear();
     binder_of_.clear();
     inner_context_.clear();
+    loops_.clear();
+    access_.Reset();
     uses_.clear();
     stack_.clear();
 
@@ -226,9 +244,21 @@ class GraphExtractor::Impl {
         float* row = g.node_features.data() + static_cast<size_t>(id) * kNumNodeFeatures;
         const LoopContext context = f.parent >= 0 ? inner_context_[f.parent] : LoopContext{};
         context.WriteTo(row);
+        loop_var_ = nullptr;
         Expand(f, id, entry, &g);
-        // Expand only queues the children, so the context they read is in place in time.
-        inner_context_.push_back(context.Inner(row, entry.is_for));
+        // Expand only queues the children, so what they read below is in place in time.
+        if (entry.is_block_realize) access_.BindBlockVars(f.obj);
+        if (entry.is_access) {
+          access_.WriteFeatures(f.obj, EnclosingLoops(context.innermost_loop), row);
+        }
+        int32_t loop = -1;
+        if (entry.is_for && loop_var_ != nullptr) {
+          const float log_extent = row[kLoopExtent];
+          loops_.push_back(LoopLink{{loop_var_, log_extent, log_extent == SignedLog(1.0)},
+                                    context.innermost_loop});
+          loop = static_cast<int32_t>(loops_.size()) - 1;
+        }
+        inner_context_.push_back(context.Inner(row, entry.is_for, loop));
       }
     }
     AddDefUseEdges();
@@ -252,6 +282,8 @@ class GraphExtractor::Impl {
     e->is_var = DerivesFrom(info, var_index_);
     e->is_const = type_index == int_imm_index_ || type_index == float_imm_index_;
     e->is_for = DerivesFrom(info, for_index_);
+    e->is_access = access_.IsAccess(type_index);
+    e->is_block_realize = access_.IsBlockRealize(type_index);
     if (type_index == array_index_) {
       e->kind = NodeKind::kArray;
     } else if (type_index == map_index_) {
@@ -363,6 +395,7 @@ class GraphExtractor::Impl {
           if (field.role == FieldRole::kSkip) continue;
           TVMFFIAny v = ReadField(f.obj, field);
           if (IsObject(v) && !IsString(v)) {
+            if (entry.is_for && field.role == FieldRole::kBinder) loop_var_ = v.v_obj;
             if (field.role == FieldRole::kForExtent) ConstValue(v, &row[kLoopExtent]);
             if (field.role == FieldRole::kAnnotations) AnnotationFeatures(v, row);
             Queue(v, id, id, field.role == FieldRole::kBinder ? id : -1);
@@ -469,6 +502,13 @@ class GraphExtractor::Impl {
     }
   }
 
+  /*! \brief The For nodes around a node whose innermost one is `innermost`, innermost first. */
+  const std::vector<EnclosingLoop>& EnclosingLoops(int32_t innermost) {
+    enclosing_.clear();
+    for (int32_t i = innermost; i >= 0; i = loops_[i].outer) enclosing_.push_back(loops_[i].loop);
+    return enclosing_;
+  }
+
   void AddEdge(int32_t src, int32_t dst, EdgeType kind) {
     src_.push_back(src);
     dst_.push_back(dst);
@@ -508,6 +548,10 @@ class GraphExtractor::Impl {
   std::vector<Frame> stack_, children_;
   std::vector<int32_t> src_, dst_, binder_of_;
   std::vector<LoopContext> inner_context_;  // per node: the context it passes to its children
+  std::vector<LoopLink> loops_;             // every For met, in walk order
+  std::vector<EnclosingLoop> enclosing_;
+  const TVMFFIObject* loop_var_ = nullptr;  // the loop_var of the For being expanded
+  AccessAnalyzer access_;
   std::vector<EdgeType> kind_;
   std::vector<std::pair<int32_t, int32_t>> uses_, def_use_;
   std::vector<int64_t> cursor_;

@@ -99,6 +99,13 @@ void CheckFixture(const std::string& dir, const std::string& name) {
     finite &= std::isfinite(Data<float>(features)[k]);
   }
   EXPECT(finite);
+  // Every fixture has loads and stores inside loops: some get an access pattern.
+  bool has_access_pattern = false;
+  for (int64_t i = 0; i < n; ++i) {
+    has_access_pattern |=
+        Data<float>(features)[i * tpgnn::kNumNodeFeatures + tpgnn::kAccessTouchedExtent] > 0.0f;
+  }
+  EXPECT(has_access_pattern);
 
   // Deterministic: a second extraction gives byte-identical arrays in fresh buffers.
   ffi::Array<ffi::Tensor> again = Extract(func);

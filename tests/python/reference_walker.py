@@ -7,6 +7,7 @@ agree node for node and edge for edge on real scheduled programs.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ LOOP_CONTEXT = [
     "enclosing_unroll_max_step",
 ]
 DL_INT, DL_UINT, DL_FLOAT, DL_BFLOAT, DL_BOOL = 0, 1, 2, 4, 6
+ACCESS_TYPES = ("ir.TensorLoad", "tirx.BufferStore")
 
 
 def signed_log(x: float) -> float:
@@ -91,6 +93,47 @@ def _is_node(v: Any) -> bool:
     return isinstance(v, tvm_ffi.Object) and not _is_string(v)
 
 
+AFFINE_MAX_DEPTH = 64
+
+
+@dataclass
+class Affine:
+    """sum(terms[v] * v) + constant, and the variables ``opaque`` the value depends on in a
+    way that is not affine."""
+
+    terms: dict[int, int] = dataclasses.field(default_factory=dict)
+    opaque: set[int] = dataclasses.field(default_factory=set)
+    constant: int = 0
+
+    def copy(self) -> Affine:
+        return Affine(dict(self.terms), set(self.opaque), self.constant)
+
+    def is_constant(self) -> bool:
+        return not self.terms and not self.opaque
+
+    def plus(self, other: Affine, scale: int) -> Affine:
+        out = self.copy()
+        for var, coefficient in other.terms.items():
+            out.terms[var] = out.terms.get(var, 0) + coefficient * scale
+            if out.terms[var] == 0:
+                del out.terms[var]
+        out.opaque |= other.opaque
+        out.constant += other.constant * scale
+        return out
+
+    def made_opaque(self) -> Affine:
+        return Affine(opaque=self.opaque | set(self.terms))
+
+    def floordiv(self, divisor: int) -> Affine:
+        kept = {v: c // divisor for v, c in self.terms.items() if c % divisor == 0}
+        opaque = self.opaque | {v for v, c in self.terms.items() if c % divisor}
+        return Affine(kept, opaque, self.constant // divisor)
+
+    def floormod(self, divisor: int) -> Affine:
+        kept = {v: c for v, c in self.terms.items() if c % divisor}
+        return Affine(kept, set(self.opaque), self.constant % divisor)
+
+
 @dataclass
 class ReferenceGraph:
     node_type: np.ndarray
@@ -112,7 +155,8 @@ class ReferenceWalker:
         self.types: list[int] = []
         self.features: list[list[float]] = []
         self.binder_of: list[int] = []
-        self.passed_context: list[dict[str, float]] = []
+        self.passed_context: list[dict[str, Any]] = []
+        self.block_bindings: dict[int, Affine] = {}  # block var handle -> its bound value
         self.uses: list[tuple[int, int]] = []
         self.edges: list[tuple[int, int, int]] = []
 
@@ -217,22 +261,28 @@ class ReferenceWalker:
                 context = (
                     self.passed_context[parent]
                     if parent >= 0
-                    else dict.fromkeys(LOOP_CONTEXT, np.float32(0.0))
+                    else {**dict.fromkeys(LOOP_CONTEXT, np.float32(0.0)), "loops": ()}
                 )
-                for name, value in context.items():
-                    self.features[node][self.col[name]] = value
+                for name in LOOP_CONTEXT:
+                    self.features[node][self.col[name]] = context[name]
                 children = self._expand(obj, info, node, owner, binder)
-                self.passed_context.append(self._pass_context(context, info, node))
+                if info.type_key == "s_tir.SBlockRealize":
+                    for iter_var, value in zip(obj.block.iter_vars, obj.iter_values, strict=True):
+                        self.block_bindings[iter_var.var.__chandle__()] = self._affine(value)
+                if info.type_key in ACCESS_TYPES:
+                    self._access_features(obj, context["loops"], self.features[node])
+                self.passed_context.append(self._pass_context(context, obj, info, node))
                 stack.extend(reversed(children))
         return self._finish()
 
-    def _pass_context(self, context: dict[str, float], info, node: int) -> dict[str, float]:
+    def _pass_context(self, context: dict[str, Any], obj: Any, info, node: int) -> dict[str, Any]:
         """What ``node`` passes to the objects it references: its context, plus itself when
-        it is a loop, and its unroll annotation."""
+        it is a loop (also in ``loops``, innermost first), and its unroll annotation."""
         row, c = self.features[node], self.col
         out = dict(context)  # float32 values: the sums round as the pass's do
         if any(t.type_key == "tirx.For" for t in _lineage(info)):
             extent = np.float32(row[c["loop_extent"]])
+            out["loops"] = ((obj.loop_var.__chandle__(), extent), *context["loops"])
             out["enclosing_loops"] += np.float32(1.0)
             out["enclosing_extent"] += extent
             if row[c["for_parallel"]] or row[c["for_thread_binding"]]:
@@ -245,6 +295,103 @@ class ReferenceWalker:
             out["enclosing_unroll_max_step"], np.float32(row[c["unroll_max_step"]])
         )
         return out
+
+    # -- access pattern (cpp/include/tpgnn/access_pattern.h) ----------------------------------
+    def _affine(self, expr: Any, depth: int = 0) -> Affine:
+        """``expr`` as coefficients of variables (by handle) + constant, with the variables it
+        depends on in a way that is not affine; block variables replaced by their values."""
+        if isinstance(expr, int) and not isinstance(expr, bool):
+            return Affine(constant=expr)
+        if not _is_node(expr):
+            return Affine()
+        info = _type_info(expr)
+        key = info.type_key
+        if key == "ir.IntImm":
+            return Affine(constant=expr.value)
+        if self._is_var(info):
+            bound = self.block_bindings.get(expr.__chandle__())
+            return bound.copy() if bound else Affine(terms={expr.__chandle__(): 1})
+        if depth >= AFFINE_MAX_DEPTH:
+            return self._opaque(expr, 0, Affine())
+        if key == "prim.Cast":
+            return self._affine(expr.value, depth + 1)
+        if key not in ("prim.Add", "prim.Sub", "prim.Mul", "prim.FloorDiv", "prim.FloorMod"):
+            return self._opaque(expr, depth, Affine())
+        lhs, rhs = self._affine(expr.a, depth + 1), self._affine(expr.b, depth + 1)
+        if key in ("prim.Add", "prim.Sub"):
+            return lhs.plus(rhs, -1 if key == "prim.Sub" else 1)
+        if key == "prim.Mul" and (lhs.is_constant() or rhs.is_constant()):
+            return (
+                Affine().plus(rhs, lhs.constant)
+                if lhs.is_constant()
+                else Affine().plus(lhs, rhs.constant)
+            )
+        if key != "prim.Mul" and rhs.is_constant() and rhs.constant > 0:
+            return (
+                lhs.floordiv(rhs.constant) if key == "prim.FloorDiv" else lhs.floormod(rhs.constant)
+            )
+        return lhs.plus(rhs, 1).made_opaque()
+
+    def _opaque(self, expr: Any, depth: int, out: Affine) -> Affine:
+        """``out`` with every variable under ``expr`` (through block bindings) made opaque."""
+        if not _is_node(expr) or depth >= AFFINE_MAX_DEPTH:
+            return out
+        info = _type_info(expr)
+        if self._is_var(info):
+            bound = self.block_bindings.get(expr.__chandle__())
+            opaque = bound.made_opaque().opaque if bound else {expr.__chandle__()}
+            return out.plus(Affine(opaque=set(opaque)), 1)
+        if isinstance(expr, tvm_ffi.Array):
+            for item in expr:
+                out = self._opaque(item, depth + 1, out)
+            return out
+        if info.type_index < DYNAMIC_TYPE_BEGIN:
+            return out
+        for field in _fields(info):
+            if field.name not in ("span", "ty"):
+                out = self._opaque(field.getter(expr), depth + 1, out)
+        return out
+
+    def _multipliers(self, buffer: Any, rank: int) -> list[int] | None:
+        """Element offset of each index: constant strides, else row-major constant shape."""
+        buffer_type = getattr(buffer, "ty", None)
+        if not _is_node(buffer_type) or _type_info(buffer_type).type_key != "tirx.BufferType":
+            return None
+        constants = [self._affine(x) for x in buffer_type.strides]
+        if constants:
+            ok = len(constants) == rank and all(f.is_constant() for f in constants)
+            return [f.constant for f in constants] if ok else None
+        shape = [self._affine(x) for x in buffer_type.shape]
+        if len(shape) != rank or not all(f.is_constant() and f.constant >= 0 for f in shape):
+            return None
+        return [math.prod(f.constant for f in shape[i + 1 :]) for i in range(rank)]
+
+    def _access_features(self, access: Any, loops: tuple, row: list[float]) -> None:
+        is_store = _type_info(access).type_key == "tirx.BufferStore"
+        buffer = access.buffer if is_store else access.source
+        indices = list(access.indices)
+        multipliers = self._multipliers(buffer, len(indices))
+        offset = Affine()
+        for index, multiplier in zip(indices, multipliers or [1] * len(indices), strict=True):
+            offset = offset.plus(self._affine(index), multiplier)
+        c = self.col
+        moved_by = [(h, extent) for h, extent in loops if extent != np.float32(signed_log(1))]
+        touched, reuse, varying_found = np.float32(0.0), np.float32(0.0), False
+        for i, (handle, extent) in enumerate(moved_by):
+            stride = abs(offset.terms.get(handle, 0))
+            moves = stride != 0 or handle in offset.opaque
+            if i == 0:
+                row[c["access_innermost_stride"]] = signed_log(stride)
+            if moves and not varying_found:
+                row[c["access_varying_stride"]] = signed_log(stride)
+                varying_found = True
+            if moves:
+                touched += extent
+            else:
+                reuse += extent
+        row[c["access_touched_extent"]] = touched
+        row[c["access_reuse_extent"]] = reuse
+        row[c["access_approximate"]] = float(multipliers is None or bool(offset.opaque))
 
     def _child(self, v: Any, parent: int, owner: int, binder: int, out: list) -> None:
         if not _is_node(v):

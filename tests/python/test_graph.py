@@ -177,6 +177,107 @@ def test_unroll_annotation_reaches_the_loops_below_it(scheduled_programs):
     assert seen, "sampled conv2d schedules should carry an unroll annotation"
 
 
+ACCESS_COLUMNS = [
+    "access_innermost_stride",
+    "access_varying_stride",
+    "access_touched_extent",
+    "access_reuse_extent",
+    "access_approximate",
+]
+
+
+def _matmul_schedule() -> tvm.s_tir.Schedule:
+    """C[64, 48] += A[64, 32] * B[32, 48], loops i, j, k (k innermost)."""
+    from tvm import te
+
+    a = te.placeholder((64, 32), name="A")
+    b = te.placeholder((32, 48), name="B")
+    k = te.reduce_axis((0, 32), name="k")
+    c = te.compute((64, 48), lambda i, j: te.sum(a[i, k] * b[k, j], axis=k), name="C")
+    return tvm.s_tir.Schedule(te.create_prim_func([a, b, c]))
+
+
+def _access_rows(func) -> list[tuple[float, ...]]:
+    """The access columns of every load and store, rounded and sorted."""
+    graph = tpgnn.extract_graph(func)
+    vocab = node_type_vocabulary()
+    accesses = (graph.node_type == vocab.index("ir.TensorLoad")) | (
+        graph.node_type == vocab.index("tirx.BufferStore")
+    )
+    cols = [node_feature_names().index(c) for c in ACCESS_COLUMNS]
+    rows = graph.node_features[accesses][:, cols].tolist()
+    return sorted(tuple(round(x, 4) for x in row) for row in rows)
+
+
+def _access(innermost: int, varying: int, touched: list[int], reuse: list[int], approximate: bool):
+    """Expected access columns from strides and loop extents, rounded as `_access_rows`."""
+    log = math.log1p
+    return tuple(
+        round(x, 4)
+        for x in (
+            log(innermost),
+            log(varying),
+            sum(log(e) for e in touched),
+            sum(log(e) for e in reuse),
+            float(approximate),
+        )
+    )
+
+
+def _fused(sch: tvm.s_tir.Schedule) -> None:
+    i, j, _ = sch.get_loops(sch.get_sblock("C"))
+    sch.fuse(i, j)
+
+
+def _split_k(sch: tvm.s_tir.Schedule) -> None:
+    *_, k = sch.get_loops(sch.get_sblock("C"))
+    sch.split(k, [None, 1])  # the new innermost loop runs once and moves nothing
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        # C (init store, load, store) is reused along k and contiguous along j; A walks along
+        # k with stride 1, B with stride 48 (a row of B).
+        (
+            None,
+            3 * [_access(0, 1, [48, 64], [32], False)]
+            + [_access(1, 1, [32, 64], [48], False), _access(48, 48, [32, 48], [64], False)],
+        ),
+        (
+            _split_k,
+            3 * [_access(0, 1, [48, 64], [32], False)]
+            + [_access(1, 1, [32, 64], [48], False), _access(48, 48, [32, 48], [64], False)],
+        ),
+        # fused = i * 48 + j: j = fused % 48 keeps stride 1; i = fused // 48 is not affine,
+        # so every access indexed by i is approximate.
+        (
+            _fused,
+            3 * [_access(0, 1, [3072], [32], True)]
+            + [_access(1, 1, [32, 3072], [], True), _access(48, 48, [32, 3072], [], False)],
+        ),
+    ],
+    ids=["ijk", "split_k", "fused_ij"],
+)
+def test_access_columns_give_strides_and_reuse(schedule, expected):
+    sch = _matmul_schedule()
+    if schedule is not None:
+        schedule(sch)
+    assert _access_rows(sch.mod) == sorted(expected)
+
+
+def test_access_columns_are_zero_off_accesses(scheduled_programs):
+    vocab = node_type_vocabulary()
+    cols = [node_feature_names().index(c) for c in ACCESS_COLUMNS]
+    for mod in scheduled_programs["conv2d"]:
+        graph = tpgnn.extract_graph(mod)
+        accesses = (graph.node_type == vocab.index("ir.TensorLoad")) | (
+            graph.node_type == vocab.index("tirx.BufferStore")
+        )
+        assert bool((graph.node_features[~accesses][:, cols] == 0).all())
+        assert bool((graph.node_features[accesses][:, cols[2]] > 0).all())
+
+
 def test_zero_copy_from_cpp_buffers(scheduled_programs):
     arrays = global_func("tpgnn.extract_graph")(scheduled_programs["conv2d"][0])
     for array in arrays:

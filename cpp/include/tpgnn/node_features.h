@@ -56,6 +56,14 @@ enum NodeFeature : int32_t {
   kEnclosingVectorizedExtent, //   of those that are vectorized
   kEnclosingUnrolledExtent,   //   of those that are unrolled
   kEnclosingUnrollMaxStep,    // largest unroll_max_step on the path, the node's own excluded
+  // Access pattern of a load (ir.TensorLoad) or store (tirx.BufferStore), over the enclosing
+  // loops with more than one iteration (see access_pattern.h). Strides are in elements of the
+  // flattened buffer, as SignedLog of their magnitude.
+  kAccessInnermostStride,  // stride along the innermost loop; 0 when the access stays put
+  kAccessVaryingStride,    // stride along the innermost loop that moves the access
+  kAccessTouchedExtent,    // sum of loop_extent of the loops that move it: log of elements touched
+  kAccessReuseExtent,      // sum of loop_extent of the loops that do not: log of reuse
+  kAccessApproximate,      // 1 when an index or the layout is not affine in the loop variables
   kNumNodeFeatures
 };
 
@@ -92,7 +100,12 @@ inline constexpr const char* kNodeFeatureNames[kNumNodeFeatures] = {"is_const",
                                                                     "enclosing_parallel_extent",
                                                                     "enclosing_vectorized_extent",
                                                                     "enclosing_unrolled_extent",
-                                                                    "enclosing_unroll_max_step"};
+                                                                    "enclosing_unroll_max_step",
+                                                                    "access_innermost_stride",
+                                                                    "access_varying_stride",
+                                                                    "access_touched_extent",
+                                                                    "access_reuse_extent",
+                                                                    "access_approximate"};
 
 /*! \brief Edge kinds of the graph; the value is what `edge_type` holds. */
 enum EdgeType : int64_t {

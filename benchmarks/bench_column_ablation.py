@@ -1,15 +1,21 @@
-"""What the graph pass's loop-context columns add: the shipped recipe trained with and without.
+"""What a group of the graph pass's feature columns adds: the shipped recipe trained with and
+without it.
 
-Run: ``.venv/bin/python benchmarks/bench_loop_context.py [--epochs 16] [--seed 0]``
-(about 50 min per run at 16 epochs on this machine's CPU; the two runs go in parallel, one
-core each).
+Run: ``.venv/bin/python benchmarks/bench_column_ablation.py --columns access [--epochs 16]
+[--seed 0]`` (about 55 min per run at 16 epochs on this machine's CPU; the two runs go in
+parallel, one core each).
 
-The ``enclosing_*`` columns tell every node how often the loops around it make it run and
-how they are parallelised, vectorised and unrolled (see ``cpp/include/tpgnn/node_features.h``).
+The groups (see ``cpp/include/tpgnn/node_features.h``):
+
+- ``loop_context``, the ``enclosing_*`` columns: how often the loops around a node make it run
+  and how they are parallelised, vectorised and unrolled;
+- ``access``, the ``access_*`` columns: the stride and reuse of each load and store along
+  the loops around it.
+
 Both runs train ``tpgnn train``'s recipe on the same training records, with the same seed and
-the shipped fastText vectors; the ablated run sees those columns as zeros in every graph (and
-its checkpoint is not written: the columns are real at inference). It prints each run's best
-validation pairwise accuracy and top-1, and the training loss of its last epoch.
+the shipped fastText vectors; the ablated run sees the group's columns as zeros in every graph
+(and its checkpoint is not written: the columns are real at inference). It prints each run's
+best validation pairwise accuracy and top-1, and the training loss of its last epoch.
 """
 
 from __future__ import annotations
@@ -19,11 +25,11 @@ import json
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-#: The columns the ablated run zeroes.
-CONTEXT_PREFIX = "enclosing_"
+#: The column groups, by the prefix of their names.
+COLUMN_GROUPS = {"loop_context": "enclosing_", "access": "access_"}
 
 
-def train_once(data: str, epochs: int, seed: int, ablate: bool) -> dict:
+def train_once(data: str, epochs: int, seed: int, ablated_prefix: str | None) -> dict:
     """One training run on one thread (runs in a worker process); its validation history."""
     import torch
 
@@ -38,8 +44,8 @@ def train_once(data: str, epochs: int, seed: int, ablate: bool) -> dict:
     train_set = load_graph_set(data, ["train"])
     val_set = load_graph_set(data, ["val"])
     names = node_feature_names()
-    columns = [i for i, name in enumerate(names) if name.startswith(CONTEXT_PREFIX)]
-    if ablate:
+    if ablated_prefix is not None:
+        columns = [i for i, name in enumerate(names) if name.startswith(ablated_prefix)]
         for graph in train_set.graphs + val_set.graphs:
             graph.node_features[:, columns] = 0.0  # views of the in-memory arrays only
     vectors_path = default_checkpoint_path().with_name("node_type_vectors.pt")
@@ -52,6 +58,8 @@ def train_once(data: str, epochs: int, seed: int, ablate: bool) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--columns", choices=sorted(COLUMN_GROUPS), required=True,
+                        help="the group of columns the ablated run zeroes")
     parser.add_argument("--data", default="data")
     parser.add_argument("--epochs", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
@@ -60,11 +68,12 @@ def main() -> int:
 
     from tpgnn.train import selection_key
 
-    runs = {"with loop context": False, "loop context zeroed": True}
+    group = args.columns.replace("_", " ")
+    runs = {f"with {group}": None, f"{group} zeroed": COLUMN_GROUPS[args.columns]}
     with ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn")) as pool:
         futures = {
-            name: pool.submit(train_once, args.data, args.epochs, args.seed, ablate)
-            for name, ablate in runs.items()
+            name: pool.submit(train_once, args.data, args.epochs, args.seed, prefix)
+            for name, prefix in runs.items()
         }
         results = {name: f.result() for name, f in futures.items()}
     first = next(iter(results.values()))
