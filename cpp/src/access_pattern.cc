@@ -166,16 +166,6 @@ std::vector<TVMFFIAny> Elements(const ffi::Any& v) {
   return out;
 }
 
-bool DerivesFrom(int32_t type_index, int32_t ancestor_index) {
-  if (ancestor_index < 0 || type_index < 0) return false;
-  if (type_index == ancestor_index) return true;
-  const TVMFFITypeInfo* info = TVMFFIGetTypeInfo(type_index);
-  for (int i = 0; i < info->type_depth; ++i) {
-    if (info->type_ancestors[i]->type_index == ancestor_index) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 class AccessAnalyzer::Impl {
@@ -267,6 +257,11 @@ class AccessAnalyzer::Impl {
   }
 
  private:
+  /*! \brief Whether `obj` is a variable (loop, block and buffer variables alike). */
+  bool IsVar(const TVMFFIObject* obj) const {
+    return obj != nullptr && DerivesFrom(TVMFFIGetTypeInfo(obj->type_index), var_);
+  }
+
   /*!
    * \brief The element offset of each index of `buffer`: its constant strides, else the
    *  row-major products of its constant shape. False (and 1s) when the layout is not known.
@@ -274,7 +269,7 @@ class AccessAnalyzer::Impl {
   bool RowMajorMultipliers(const TVMFFIObject* buffer, size_t rank,
                            std::vector<int64_t>* multipliers) {
     multipliers->assign(rank, 1);
-    if (buffer == nullptr || !DerivesFrom(buffer->type_index, var_)) return false;
+    if (!IsVar(buffer)) return false;
     const ffi::Any type_field = ReadField(buffer, var_ty_);
     const TVMFFIObject* type = ObjectOf(type_field);
     if (type == nullptr || type->type_index != buffer_type_) return false;
@@ -330,7 +325,7 @@ class AccessAnalyzer::Impl {
     const int32_t t = expr->type_index;
     if (t == int_imm_) {
       f.constant = IntValue(expr);
-    } else if (DerivesFrom(t, var_)) {
+    } else if (IsVar(expr)) {
       auto it = bindings_.find(expr);
       if (it != bindings_.end()) return it->second;
       f.terms.emplace_back(expr, 1);
@@ -366,7 +361,7 @@ class AccessAnalyzer::Impl {
   /*! \brief Adds every variable under `expr` (through bindings) to `f`'s opaque ones. */
   void CollectOpaque(const TVMFFIObject* expr, int depth, AffineForm* f) {
     if (expr == nullptr || depth >= kMaxDepth) return;
-    if (DerivesFrom(expr->type_index, var_)) {
+    if (IsVar(expr)) {
       auto it = bindings_.find(expr);
       if (it == bindings_.end()) {
         f->AddOpaque(expr);

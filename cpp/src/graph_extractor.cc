@@ -125,15 +125,6 @@ constexpr AnnotationRule kAnnotationRules[] = {
     {"meta_schedule.parallel", kParallelAnnotation, false},
 };
 
-bool DerivesFrom(const TVMFFITypeInfo* info, int32_t ancestor_index) {
-  if (ancestor_index < 0) return false;
-  if (info->type_index == ancestor_index) return true;
-  for (int i = 0; i < info->type_depth; ++i) {
-    if (info->type_ancestors[i]->type_index == ancestor_index) return true;
-  }
-  return false;
-}
-
 /*! \brief A pending visit of `obj`, reached from `parent`. */
 struct Frame {
   const TVMFFIObject* obj;

@@ -32,6 +32,16 @@ inline int32_t TypeIndexOf(std::string_view type_key) {
   return index;
 }
 
+/*! \brief Whether a type is `ancestor_index` or derives from it (false for -1, unregistered). */
+inline bool DerivesFrom(const TVMFFITypeInfo* info, int32_t ancestor_index) {
+  if (ancestor_index < 0) return false;
+  if (info->type_index == ancestor_index) return true;
+  for (int i = 0; i < info->type_depth; ++i) {
+    if (info->type_ancestors[i]->type_index == ancestor_index) return true;
+  }
+  return false;
+}
+
 /*! \brief Whether a raw value holds an object (strings included). */
 inline bool IsObject(const TVMFFIAny& v) { return v.type_index >= kTVMFFIStaticObjectBegin; }
 /*! \brief Whether a raw value is a string or bytes, boxed or small. */
