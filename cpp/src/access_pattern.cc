@@ -204,7 +204,10 @@ class AccessAnalyzer::Impl {
                floordiv_ >= 0 && floormod_ >= 0;
   }
 
-  void Reset() { bindings_.clear(); }
+  void Reset() {
+    bindings_.clear();
+    layouts_.clear();
+  }
 
   bool IsAccess(int32_t t) const { return enabled_ && (t == load_ || t == store_); }
   bool IsBlockRealize(int32_t t) const { return enabled_ && t == realize_; }
@@ -232,11 +235,12 @@ class AccessAnalyzer::Impl {
     const ffi::Any buffer_field = ReadField(access, is_store ? store_buffer_ : load_buffer_);
     const ffi::Any indices_field = ReadField(access, is_store ? store_indices_ : load_indices_);
     std::vector<TVMFFIAny> indices = Elements(indices_field);
-    std::vector<int64_t> multipliers;
-    bool approximate = !RowMajorMultipliers(ObjectOf(buffer_field), indices.size(), &multipliers);
+    const Layout& layout = LayoutOf(ObjectOf(buffer_field), indices.size());
     AffineForm offset;
-    for (size_t i = 0; i < indices.size(); ++i) offset.Add(Form(indices[i], 0), multipliers[i]);
-    approximate = approximate || !offset.opaque.empty();
+    for (size_t i = 0; i < indices.size(); ++i) {
+      offset.Add(Form(indices[i], 0), layout.multipliers[i]);
+    }
+    const bool approximate = !layout.known || !offset.opaque.empty();
 
     bool found_innermost = false, found_varying = false;
     for (const EnclosingLoop& loop : loops) {
@@ -257,6 +261,24 @@ class AccessAnalyzer::Impl {
   }
 
  private:
+  /*! \brief A buffer's element offset per index, and whether it is known (else all 1). */
+  struct Layout {
+    bool known = false;
+    std::vector<int64_t> multipliers;
+  };
+
+  /*!
+   * \brief The layout of `buffer` accessed with `rank` indices, worked out once per buffer of
+   *  the function: a function has a few buffers and many accesses to each.
+   */
+  const Layout& LayoutOf(const TVMFFIObject* buffer, size_t rank) {
+    auto [it, fresh] = layouts_.try_emplace(buffer);
+    if (fresh || it->second.multipliers.size() != rank) {
+      it->second.known = RowMajorMultipliers(buffer, rank, &it->second.multipliers);
+    }
+    return it->second;
+  }
+
   /*! \brief Whether `obj` is a variable (loop, block and buffer variables alike). */
   bool IsVar(const TVMFFIObject* obj) const {
     return obj != nullptr && DerivesFrom(TVMFFIGetTypeInfo(obj->type_index), var_);
@@ -394,6 +416,7 @@ class AccessAnalyzer::Impl {
       *var_ty_, *shape_, *strides_;
   bool enabled_ = false;
   std::unordered_map<const TVMFFIObject*, AffineForm> bindings_;  // block var -> its value
+  std::unordered_map<const TVMFFIObject*, Layout> layouts_;       // buffer -> its layout
 };
 
 AccessAnalyzer::AccessAnalyzer() : impl_(std::make_unique<Impl>()) {}
