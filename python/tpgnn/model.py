@@ -36,6 +36,14 @@ class ModelConfig:
         Width of the MLP head's hidden layer.
     dropout
         Dropout before the head's output layer.
+    layer_norm
+        LayerNorm on the input projection and on each convolution's output, before the ReLU.
+        Node features reach z-scores of 40 on sparse columns, and without it one initial draw
+        trains much slower than another; with it (and ``residual``) two seeds landed 10x
+        closer on validation, at no better mean (README), so the shipped model is without.
+    residual
+        Add each convolution's activation to its input instead of replacing it, so a level
+        refines the one below rather than relearning it.
     """
 
     num_node_types: int
@@ -47,6 +55,8 @@ class ModelConfig:
     pool_ratio: float = 0.5
     head_hidden_dim: int = 64
     dropout: float = 0.0
+    layer_norm: bool = False
+    residual: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,9 +67,10 @@ class TPGNN(nn.Module):
 
     Per node, :math:`h^0 = \mathrm{ReLU}(W [E_{type} \,\|\, (x - \mu) / \sigma])`, then for each
     level :math:`l`: :math:`h^l = \mathrm{ReLU}(\mathrm{conv}(h^{l-1}))`, an edge-type-aware
-    convolution (:class:`TypedGraphConv`), TopK pooling keeps ``pool_ratio`` of the nodes, and
-    the readout :math:`r^l = [\max_v h^l_v \,\|\, \mathrm{mean}_v h^l_v]` is summed over
-    levels. An MLP maps :math:`\sum_l r^l` to one score per graph.
+    convolution (:class:`TypedGraphConv`; with ``layer_norm`` a LayerNorm before each ReLU,
+    with ``residual`` :math:`h^{l-1}` added to each level), TopK pooling keeps ``pool_ratio``
+    of the nodes, and the readout :math:`r^l = [\max_v h^l_v \,\|\, \mathrm{mean}_v h^l_v]`
+    is summed over levels. An MLP maps :math:`\sum_l r^l` to one score per graph.
 
     The feature normalisation statistics are buffers, so a checkpoint carries the training
     split's statistics with the weights.
@@ -80,8 +91,13 @@ class TPGNN(nn.Module):
         self.register_buffer("feature_mean", torch.zeros(c.num_node_features))
         self.register_buffer("feature_std", torch.ones(c.num_node_features))
         self.input = nn.Linear(c.type_embedding_dim + c.num_node_features, c.hidden_dim)
+        self.input_norm = nn.LayerNorm(c.hidden_dim) if c.layer_norm else nn.Identity()
         self.convs = nn.ModuleList(
             TypedGraphConv(c.hidden_dim, c.hidden_dim, c.num_edge_types)
+            for _ in range(c.num_layers)
+        )
+        self.norms = nn.ModuleList(
+            nn.LayerNorm(c.hidden_dim) if c.layer_norm else nn.Identity()
             for _ in range(c.num_layers)
         )
         self.pools = nn.ModuleList(
@@ -107,6 +123,9 @@ class TPGNN(nn.Module):
             with torch.no_grad():
                 self.type_embedding.weight.copy_(type_vectors)
         self.input.reset_parameters()
+        for module in (self.input_norm, *self.norms):
+            if isinstance(module, nn.LayerNorm):
+                module.reset_parameters()
         for conv, pool in zip(self.convs, self.pools, strict=True):
             conv.reset_parameters()
             pool.reset_parameters()
@@ -137,12 +156,14 @@ class TPGNN(nn.Module):
         programs it has measured and refit only the head on them.
         """
         x = (batch.x - self.feature_mean) / self.feature_std
-        h = torch.relu(self.input(torch.cat([self.type_embedding(batch.node_type), x], dim=-1)))
+        h = torch.cat([self.type_embedding(batch.node_type), x], dim=-1)
+        h = torch.relu(self.input_norm(self.input(h)))
         edge_index, edge_type, index = batch.edge_index, batch.edge_type, batch.batch
         num_graphs = batch.num_graphs
         readout = h.new_zeros(num_graphs, 2 * self.config.hidden_dim)
-        for conv, pool in zip(self.convs, self.pools, strict=True):
-            h = torch.relu(conv(h, edge_index, edge_type))
+        for conv, norm, pool in zip(self.convs, self.norms, self.pools, strict=True):
+            update = torch.relu(norm(conv(h, edge_index, edge_type)))
+            h = h + update if self.config.residual else update
             h, edge_index, edge_type, index, _, _ = pool(h, edge_index, edge_type, index)
             readout = readout + torch.cat(
                 [global_max_pool(h, index, num_graphs), global_mean_pool(h, index, num_graphs)],
@@ -155,5 +176,6 @@ class TPGNN(nn.Module):
         return (
             f"{self.__class__.__name__}(types={c.num_node_types}x{c.type_embedding_dim}, "
             f"features={c.num_node_features}, hidden={c.hidden_dim}, layers={c.num_layers}, "
-            f"edge_types={c.num_edge_types}, pool_ratio={c.pool_ratio})"
+            f"edge_types={c.num_edge_types}, pool_ratio={c.pool_ratio}, "
+            f"layer_norm={c.layer_norm}, residual={c.residual})"
         )

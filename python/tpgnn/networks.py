@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .collect.io import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -199,16 +199,6 @@ def extract_network_tasks(name: str, target: Any) -> list[NetworkTask]:
     return [NetworkTask(name, t.task_name, int(t.weight), t.dispatched[0]) for t in tasks]
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def load_network_tasks(name: str, target: Any, cache_dir: str | Path | None) -> list[NetworkTask]:
     """Return a network's tasks, from ``cache_dir/<name>.json`` when it is there.
 
@@ -231,6 +221,6 @@ def load_network_tasks(name: str, target: Any, cache_dir: str | Path | None) -> 
             {"task_name": t.task_name, "weight": t.weight, "mod": tvm.ir.save_json(t.mod)}
             for t in tasks
         ]
-        _atomic_write_text(path, json.dumps(rows))
+        atomic_write_bytes(path, json.dumps(rows).encode())
     logger.info("%s: %d tasks", name, len(tasks))
     return tasks

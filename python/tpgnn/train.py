@@ -319,6 +319,8 @@ def run(args: argparse.Namespace) -> int:
         num_node_features=len(node_feature_names()),
         num_edge_types=len(edge_type_names()),
         hidden_dim=args.hidden_dim,
+        layer_norm=args.layer_norm,
+        residual=args.residual,
     )
     logger.info("train config: %s", asdict(config))
     logger.info("model config: %s", model_config.to_dict())
@@ -368,6 +370,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tasks-per-batch", type=int, default=defaults.tasks_per_batch)
     p.add_argument("--samples-per-task", type=int, default=defaults.samples_per_task)
     p.add_argument("--hidden-dim", type=int, default=ModelConfig(1, 1).hidden_dim)
+    p.add_argument("--layer-norm", action="store_true",
+                   help="LayerNorm before each ReLU of the message passing (ModelConfig)")
+    p.add_argument("--residual", action="store_true",
+                   help="add each message-passing level to its input (ModelConfig)")
     p.add_argument("--no-fasttext", action="store_true",
                    help="plain learned type embedding (the ablation)")
     p.add_argument("--type-vectors", metavar="PATH",

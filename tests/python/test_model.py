@@ -25,7 +25,7 @@ def _four_node_graph() -> Data:
 def test_repr():
     assert repr(TPGNN(_config())) == (
         f"TPGNN(types={len(node_type_vocabulary())}x32, features={len(node_feature_names())}, "
-        "hidden=64, layers=3, edge_types=3, pool_ratio=0.5)"
+        "hidden=64, layers=3, edge_types=3, pool_ratio=0.5, layer_norm=False, residual=False)"
     )
 
 
@@ -45,15 +45,21 @@ def test_the_score_is_the_head_of_the_embedding(scheduled_programs):
         torch.testing.assert_close(model.head(embedding).squeeze(-1), model(batch))
 
 
-def test_scores_real_program_graphs(scheduled_programs):
+NORMALISATIONS = [{}, {"layer_norm": True}, {"layer_norm": True, "residual": True}]
+
+
+@pytest.mark.parametrize("options", NORMALISATIONS)
+def test_scores_real_program_graphs(scheduled_programs, options):
     graphs = [tpgnn.extract_graph(m) for m in scheduled_programs["conv2d"]]
-    scores = TPGNN(_config())(tpgnn.batch_graphs(graphs))
+    scores = TPGNN(_config(**options))(tpgnn.batch_graphs(graphs))
     assert scores.shape == (len(graphs),) and bool(torch.isfinite(scores).all())
+    assert len(set(scores.tolist())) > 1
 
 
-def test_a_graph_scores_the_same_alone_and_in_a_batch(scheduled_programs):
+@pytest.mark.parametrize("options", NORMALISATIONS)
+def test_a_graph_scores_the_same_alone_and_in_a_batch(scheduled_programs, options):
     torch.manual_seed(0)
-    model = TPGNN(_config()).eval()
+    model = TPGNN(_config(**options)).eval()
     graphs = [tpgnn.extract_graph(m) for m in scheduled_programs["softmax"][:3]]
     with torch.no_grad():
         together = model(tpgnn.batch_graphs(graphs))
@@ -75,3 +81,27 @@ def test_feature_statistics_are_buffers_and_guard_constant_columns():
     model.set_feature_statistics(torch.ones(f), torch.zeros(f))
     assert torch.equal(model.feature_std, torch.ones(f))
     assert "feature_mean" in model.state_dict() and "feature_std" in model.state_dict()
+
+
+def test_layer_norm_adds_parameters_only_when_asked():
+    """Without the option the state dict keeps its keys, so earlier checkpoints still load."""
+    plain = set(TPGNN(_config()).state_dict())
+    normed = set(TPGNN(_config(layer_norm=True)).state_dict())
+    assert not any("norm" in key for key in plain)
+    assert normed - plain == {"input_norm.weight", "input_norm.bias",
+                              *(f"norms.{i}.{p}" for i in range(3) for p in ("weight", "bias"))}
+
+
+def test_layer_norm_makes_the_scores_independent_of_the_input_scale():
+    """A LayerNorm after the input projection removes a common scale of its input: with the
+    feature statistics and type embedding scaled together, the scores stay the same."""
+    torch.manual_seed(0)
+    model = TPGNN(_config(layer_norm=True)).eval()
+    batch = Batch.from_data_list([_four_node_graph(), _four_node_graph()])
+    with torch.no_grad():
+        model.input.bias.zero_()
+        before = model(batch)
+        model.type_embedding.weight.mul_(10.0)
+        model.feature_std.div_(10.0)
+        after = model(batch)
+    torch.testing.assert_close(before, after, rtol=1e-4, atol=1e-4)

@@ -34,9 +34,9 @@ def data(measured_dataset):
     return load_graph_set(measured_dataset, None, cache_dir=None, workers=1)
 
 
-def _model_config() -> ModelConfig:
+def _model_config(**options) -> ModelConfig:
     return ModelConfig(len(node_type_vocabulary()), len(node_feature_names()),
-                       len(edge_type_names()), hidden_dim=16, type_embedding_dim=8)
+                       len(edge_type_names()), hidden_dim=16, type_embedding_dim=8, **options)
 
 
 def test_config_is_validated():
@@ -110,11 +110,13 @@ def test_cli_without_validation_data_is_a_clear_error(measured_dataset, tmp_path
     assert not (tmp_path / "m.pt").exists()
 
 
-def test_checkpoint_round_trip_gives_identical_scores(data, tmp_path):
+@pytest.mark.parametrize("options", [{}, {"layer_norm": True, "residual": True}])
+def test_checkpoint_round_trip_gives_identical_scores(data, tmp_path, options):
     config = TrainConfig(epochs=1, tasks_per_batch=2, samples_per_task=6, fasttext=False)
-    model, _ = train(config, _model_config(), data, data)
+    model, _ = train(config, _model_config(**options), data, data)
     save_checkpoint(tmp_path / "m.pt", model, train_config={"epochs": 1})
     loaded, meta = load_checkpoint(tmp_path / "m.pt")
+    assert loaded.config == model.config
     assert meta["train_config"] == {"epochs": 1}
     assert meta["vocabulary"] == list(node_type_vocabulary())
     assert set(meta["versions"]) >= {"tpgnn", "apache-tvm", "torch"}
