@@ -9,15 +9,18 @@ weight x best latency after ``--trials`` trials each) and the GNN/XGB ratio (tar
 XGB runs ``--xgb-trials`` per task (default 2x) to find how many trials it needs to match
 the GNN's weighted best. A JSON report with every curve goes to ``--json``.
 
-One tuning run is noisy (the weighted best of one model moves by 10-20% between seeds), so
+One tuning run is noisy (on 2026-11-28 the weighted best after 64 trials moved between seeds
+0, 1 and 2 by 11% for XGB, 277.5 to 309.2 ms, and by 58% for the GNN, 208.1 to 328.5 ms), so
 ``--seeds 0 1 2`` repeats the comparison with each seed, one after the other in one process,
 and prints the mean of the per-seed ratios at several budgets. The report goes to ``--json``
 after every seed; with ``--resume`` every seed already there is kept (and averaged), not run
 again, if the report describes the same comparison (tasks, trials, the GNN checkpoint's
-sha256), so three seeds (about 2 h) can span sessions.
+sha256, ``GNNModel``'s settings), so three seeds (about 2 h) can span sessions.
+``--gnn-options temperature=4`` tunes with other ``GNNModel`` settings than its defaults;
+choose them on the validation network (``--network squeezenet1_0``), not the held-out one.
 
 About ``tasks x trials x 2 s`` per model and seed on a 2-core machine (64 trials x 8 tasks:
-17 to 21 minutes each for the GNN and for XGB at 64 trials, 2026-11-27). ``--plot PATH``
+13 to 21 minutes each for the GNN and for XGB at 64 trials, 2026-11-27/28). ``--plot PATH``
 draws the weighted best latency against trials per task, averaged over the seeds, for both
 models.
 Check it first with ``--trials 8 --tasks 2``.
@@ -41,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 TARGET = {"kind": "llvm", "num-cores": 2}
 #: What two reports must share for their seeds to be averaged together.
 COMPARISON_KEYS = ("network", "tasks", "weights", "trials", "xgb_trials", "per_round", "models",
-                   "gnn_checkpoint")
+                   "gnn_checkpoint", "gnn_settings")
 
 
 def held_out_network(data_dir: Path) -> str:
@@ -131,6 +134,38 @@ def gnn_checkpoint_digest() -> str:
     return hashlib.sha256(Path(default_checkpoint_path()).read_bytes()).hexdigest()
 
 
+def gnn_settings(overrides: dict) -> dict:
+    """The ``GNNModel`` settings the GNN tunes with (temperature, update schedule): its
+    defaults, updated by ``--gnn-options``. Other settings make another comparison, like
+    another checkpoint."""
+    import inspect
+
+    from tpgnn.cost_model import GNNModel
+
+    skip = {"self", "checkpoint", "device", "seed", "num_tuning_cores"}
+    parameters = inspect.signature(GNNModel.__init__).parameters
+    settings = {name: p.default for name, p in parameters.items() if name not in skip}
+    unknown = sorted(overrides.keys() - settings.keys())
+    if unknown:
+        raise SystemExit(f"--gnn-options: unknown setting(s) {', '.join(unknown)}; "
+                         f"valid: {', '.join(settings)}")
+    return {**settings, **overrides}
+
+
+def parse_options(items: list[str]) -> dict:
+    """``KEY=VALUE`` strings to a dict; values read as JSON (numbers), else kept as text."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--gnn-options: expected KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def resumed_runs(path: Path, report: dict) -> dict:
     """The seeds already in the report at ``path`` (none if it does not exist); refuses a report
     of another comparison."""
@@ -161,9 +196,14 @@ def run_model(name: str, tasks: list, trials: int, seed: int, args: argparse.Nam
 
     from tpgnn import auto_scheduler
 
+    cost_model = name
+    if name == "gnn" and args.gnn_options:
+        from tpgnn.cost_model import GNNModel
+
+        cost_model = GNNModel(num_tuning_cores=TARGET["num-cores"], **args.gnn_options)
     options = auto_scheduler.TuningOptions(
         num_measure_trials=trials * len(tasks), max_trials_per_task=trials,
-        num_measures_per_round=min(args.per_round, trials), cost_model=name,
+        num_measures_per_round=min(args.per_round, trials), cost_model=cost_model,
         builder=builder, runner=runner, seed=seed, task_scheduler="round-robin",
         work_dir=str(args.work_dir / name),
     )
@@ -186,7 +226,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="one comparison per seed; the ratios are averaged (default 0)")
     parser.add_argument("--models", nargs="+", choices=["gnn", "xgb"], default=["gnn", "xgb"],
                         help="cost models to run (the ratio needs both)")
-    parser.add_argument("--network", default=None, help="default: the manifest's test network")
+    parser.add_argument("--gnn-options", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="GNNModel settings other than its defaults, e.g. temperature=4")
+    parser.add_argument("--network", default=None,
+                        help="default: the manifest's test network (choose settings on its "
+                        "validation network, e.g. squeezenet1_0)")
     parser.add_argument("--data-dir", type=Path, default=REPO / "data")
     parser.add_argument("--cache-dir", type=Path, default=REPO / "cache" / "tasks")
     parser.add_argument("--work-dir", type=Path, default=REPO / "out" / "bench_tuning")
@@ -203,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--xgb-trials must be >= --trials")
     if args.resume and args.json is None:
         parser.error("--resume needs --json (the report to continue)")
+    args.gnn_options = parse_options(args.gnn_options)
+    settings = gnn_settings(args.gnn_options)  # refuses unknown keys before any work
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     from tpgnn import auto_scheduler
@@ -221,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
               if name in args.models}
     report = {"network": network, "tasks": [t.task_name for t in tasks], "weights": weights,
               "trials": args.trials, "xgb_trials": xgb_trials, "per_round": args.per_round,
-              "models": list(models), "gnn_checkpoint": gnn_checkpoint_digest(), "runs": {}}
+              "models": list(models), "gnn_checkpoint": gnn_checkpoint_digest(),
+              "gnn_settings": settings, "runs": {}}
     if args.resume:
         report["runs"] = resumed_runs(args.json, report)
     # One warm builder and runner for every run: their start-up is paid once.

@@ -30,9 +30,15 @@ def selection_scores(logits: torch.Tensor, temperature: float = 1.0) -> torch.Te
     scores, keeps the best-scored programs across its iterations, and clamps scores at 0. A
     fixed exponential keeps the order, makes every score positive and comparable across
     calls, and turns a logit difference into odds: one logit more makes a parent ``e`` times
-    as likely, as XGB's relative-throughput predictions favour good programs several-fold.
-    (A sigmoid squashed the GNN's typical logits, 2 to 8, into 0.88 to 0.9997, so parents
-    were picked almost uniformly.) Logits are clipped to +-60 so no score overflows.
+    as likely. (A sigmoid squashed the GNN's typical logits, 2 to 8, into 0.88 to 0.9997, so
+    parents were picked almost uniformly.) Logits are clipped to +-60 so no score overflows.
+
+    Temperature 1 is greedy. XGBModel's scores are its predicted relative throughputs; on
+    validation (``benchmarks/bench_score_calibration.py``) log throughput rises by about 0.26
+    per logit within a task, so temperature 4 turns the GNN's logits into the throughput
+    they predict, and temperature 2 spreads the scores as the true throughputs are spread.
+    Temperature 4 found better programs in the first 16 trials per task but not after 64
+    (three seeds of ``bench_tuning_quality.py``), so the default stays 1.
     """
     return (logits.double() / temperature).clamp(-60.0, 60.0).exp()
 
@@ -70,7 +76,8 @@ class GNNModel(PyCostModel):
     update_anchor
         Weight of the squared distance of the head's parameters from the pretrained ones.
     temperature
-        Of :func:`selection_scores`: higher makes the search's choice of parents more uniform.
+        Of :func:`selection_scores`: higher makes the search's choice of parents more
+        uniform.
     seed
         Seeds the sampling of refit batches and the fallback scores.
     num_tuning_cores
