@@ -9,8 +9,8 @@ weight x best latency after ``--trials`` trials each) and the GNN/XGB ratio (tar
 XGB runs ``--xgb-trials`` per task (default 2x) to find how many trials it needs to match
 the GNN's weighted best. A JSON report with every curve goes to ``--json``.
 
-One tuning run is noisy (on 2026-11-28 the weighted best after 64 trials moved between seeds
-0, 1 and 2 by 11% for XGB, 277.5 to 309.2 ms, and by 58% for the GNN, 208.1 to 328.5 ms), so
+One tuning run is noisy (on 2026-11-27/28 the weighted best after 64 trials moved between
+seeds 0 to 3 by 18% for XGB, 262.2 to 309.2 ms, and by 58% for the GNN, 208.1 to 328.5 ms), so
 ``--seeds 0 1 2`` repeats the comparison with each seed, one after the other in one process,
 and prints the mean of the per-seed ratios at several budgets. The report goes to ``--json``
 after every seed; with ``--resume`` every seed already there is kept (and averaged), not run

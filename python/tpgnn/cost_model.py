@@ -37,8 +37,9 @@ def selection_scores(logits: torch.Tensor, temperature: float = 1.0) -> torch.Te
     validation (``benchmarks/bench_score_calibration.py``) log throughput rises by about 0.26
     per logit within a task, so temperature 4 turns the GNN's logits into the throughput
     they predict, and temperature 2 spreads the scores as the true throughputs are spread.
-    Temperature 4 found better programs in the first 16 trials per task but not after 64
-    (three seeds of ``bench_tuning_quality.py``), so the default stays 1.
+    In the mean of three seeds of ``bench_tuning_quality.py``, temperature 4 found better
+    programs in the first 16 trials per task but worse ones from 24 to 64, so the default
+    stays 1.
     """
     return (logits.double() / temperature).clamp(-60.0, 60.0).exp()
 
@@ -76,8 +77,7 @@ class GNNModel(PyCostModel):
     update_anchor
         Weight of the squared distance of the head's parameters from the pretrained ones.
     temperature
-        Of :func:`selection_scores`: higher makes the search's choice of parents more
-        uniform.
+        Of :func:`selection_scores`: higher makes the search's choice of parents more uniform.
     seed
         Seeds the sampling of refit batches and the fallback scores.
     num_tuning_cores
