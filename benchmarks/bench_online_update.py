@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gnn_options import parse_gnn_options
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -87,14 +89,7 @@ def make_model(spec: str, seed: int):
     if name == "xgb" and not options:
         return XGBModel(num_tuning_cores=2)
     if name == "gnn":
-        kwargs = {}
-        for item in filter(None, options.split(",")):
-            key, _, value = item.partition("=")
-            try:
-                kwargs[key] = json.loads(value)
-            except json.JSONDecodeError:
-                kwargs[key] = value
-        return GNNModel(seed=seed, **kwargs)
+        return GNNModel(seed=seed, **parse_gnn_options(list(filter(None, options.split(",")))))
     raise ValueError(f"unknown model {spec!r}; use xgb, gnn or gnn:key=value,...")
 
 

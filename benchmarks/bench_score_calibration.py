@@ -97,16 +97,15 @@ def main(argv: list[str] | None = None) -> int:
     with torch.no_grad():
         scores = score_graphs(model, data.graphs, torch.device("cpu")).double().numpy()
     labels = data.labels.double().numpy()
-    members = [m.numpy() for m in data.task_members()]
-    tasks = [(scores[m], labels[m]) for m in members]
-    slopes = [s for s in (task_slope(x, y) for x, y in tasks) if s is not None]
-    if not slopes:
+    fits = [(scores[m], labels[m], task_slope(scores[m], labels[m]))
+            for m in (m.numpy() for m in data.task_members())]
+    kept = [(x, y) for x, y, slope in fits if slope is not None]
+    if not kept:
         raise SystemExit(f"no task of {args.split} has 10 measured programs")
-    q25, median, q75 = np.percentile(slopes, [25, 50, 75])
-    print(f"{args.split}: {len(data.graphs)} programs, {len(slopes)} tasks with >= 10 measured")
+    q25, median, q75 = np.percentile([s for _, _, s in fits if s is not None], [25, 50, 75])
+    print(f"{args.split}: {len(data.graphs)} programs, {len(kept)} tasks with >= 10 measured")
     print(f"slope of log relative throughput on the logit, per task: median {median:.3f} "
           f"(quartiles {q25:.3f} to {q75:.3f}) -> temperature {1 / median:.2f}")
-    kept = [(x, y) for x, y in tasks if (y > 0).sum() >= 10]
     truth = np.median([upper_odds(y[y > 0]) for _, y in kept])
     print(f"p90 / median odds of a parent, median over tasks: true throughput {truth:.2f}")
     for t in sorted({*args.temperatures, round(1 / median, 2)}):

@@ -40,6 +40,8 @@ import sys
 import time
 from pathlib import Path
 
+from gnn_options import parse_gnn_options
+
 REPO = Path(__file__).resolve().parents[1]
 TARGET = {"kind": "llvm", "num-cores": 2}
 #: What two reports must share for their seeds to be averaged together.
@@ -152,20 +154,6 @@ def gnn_settings(overrides: dict) -> dict:
     return {**settings, **overrides}
 
 
-def parse_options(items: list[str]) -> dict:
-    """``KEY=VALUE`` strings to a dict; values read as JSON (numbers), else kept as text."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--gnn-options: expected KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
 def resumed_runs(path: Path, report: dict) -> dict:
     """The seeds already in the report at ``path`` (none if it does not exist); refuses a report
     of another comparison."""
@@ -247,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--xgb-trials must be >= --trials")
     if args.resume and args.json is None:
         parser.error("--resume needs --json (the report to continue)")
-    args.gnn_options = parse_options(args.gnn_options)
+    args.gnn_options = parse_gnn_options(args.gnn_options)
     settings = gnn_settings(args.gnn_options)  # refuses unknown keys before any work
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
