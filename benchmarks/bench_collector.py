@@ -13,6 +13,11 @@ Two comparisons on the same workloads (a few ResNet-18 conv2d / dense tasks):
    batch, a tar the runner must link) and by our ``PersistentBuilder`` (warm pool for the
    whole run, programs linked in the parallel build step) + the same ``LocalRunner``.
 
+3. **build cost** (what bounds any pipeline here): per program, the CPU time of
+   MetaSchedule's ``default_build`` (lowering), of writing the object file (LLVM code
+   generation) and of linking it, one program at a time in this process. Two build workers
+   cannot build more than ``2 x 3600 / (sum of the three)`` programs an hour.
+
 Wall time includes starting workers. Run on a quiet machine, from the repository root:
 
     PYTHONPATH=python python benchmarks/bench_collector.py
@@ -136,6 +141,31 @@ def bench_pipeline(workloads, target_dict, per_workload: int, batch: int, initia
     return {k: (ok[k], sec[k]) for k in ok}
 
 
+def bench_build_cost(workloads, target_dict, per_workload: int) -> dict[str, float]:
+    """Mean seconds per program of lowering, code generation and linking, in this process."""
+    from tvm.s_tir.meta_schedule.builder.local_builder import default_build
+    from tvm.support import cc
+
+    target = target_of(target_dict)
+    seconds = {"lowering": 0.0, "code generation": 0.0, "linking": 0.0}
+    count = 0
+    with tempfile.TemporaryDirectory() as work_dir:
+        for w in workloads:
+            for c in random_candidates(w.mod, target, per_workload, 2, set()):
+                obj, lib = (os.path.join(work_dir, f"p{count}.{ext}") for ext in ("o", "so"))
+                t0 = time.perf_counter()
+                module = default_build(c.candidate.sch.mod, target, None)
+                t1 = time.perf_counter()
+                module.write_to_file(obj)
+                t2 = time.perf_counter()
+                cc.create_shared(lib, [obj])
+                t3 = time.perf_counter()
+                for key, dt in zip(seconds, (t1 - t0, t2 - t1, t3 - t2), strict=True):
+                    seconds[key] += dt
+                count += 1
+    return {k: v / max(count, 1) for k, v in seconds.items()}
+
+
 def _report(title: str, res: dict[str, tuple[int, float]]) -> None:
     rates = {k: _rate(*v) for k, v in res.items()}
     print(f"{title}")
@@ -155,7 +185,10 @@ def main() -> None:
     p.add_argument("--per-workload", type=int, default=64, help="pipeline: candidates per workload")
     p.add_argument("--batch", type=int, default=64, help="pipeline: programs per batch")
     p.add_argument("--stock-initializer", choices=("stub", "none"), default="stub")
-    p.add_argument("--skip", choices=("collector", "pipeline"), default=None)
+    p.add_argument("--build-programs", type=int, default=16,
+                   help="build cost: candidates per workload")
+    p.add_argument("--skip", nargs="+", choices=("collector", "pipeline", "build"), default=(),
+                   help="parts not to run")
     p.add_argument("--cache-dir", default="cache/tasks")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -169,16 +202,24 @@ def main() -> None:
     ][: args.workloads]
     init = warm_worker if args.stock_initializer == "stub" else None
     print(f"{args.network}: {[w.name for w in workloads]} on {os.cpu_count()} cores")
-    if args.skip != "collector":
+    if "collector" not in args.skip:
         res, split = bench_collector(workloads, target_dict, args.trials, init)
         _report(f"collector ({args.trials} samples per workload):", res)
         print(split)
-    if args.skip != "pipeline":
+    if "pipeline" not in args.skip:
         _report(
             f"pipeline (same {args.per_workload} candidates per workload, same evaluator, "
             f"batch {args.batch}):",
             bench_pipeline(workloads, target_dict, args.per_workload, args.batch, init),
         )
+    if "build" not in args.skip:
+        cost = bench_build_cost(workloads, target_dict, args.build_programs)
+        total = sum(cost.values())
+        print(f"build cost ({args.build_programs} candidates per workload, one at a time):")
+        for part, sec in cost.items():
+            print(f"  {part:16s} {sec * 1e3:6.0f} ms a program")
+        print(f"  {os.cpu_count()} build workers can build at most "
+              f"{(os.cpu_count() or 1) * 3600 / total:,.0f} programs an hour")
 
 
 if __name__ == "__main__":
