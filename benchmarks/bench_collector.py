@@ -1,6 +1,6 @@
 """Samples per hour: our collector against stock MetaSchedule measurement, in one run.
 
-Two comparisons on the same workloads (a few ResNet-18 conv2d / dense tasks):
+Three measurements on the same workloads (a few ResNet-18 conv2d / dense tasks):
 
 1. **collector** (what the issue asks): stock MetaSchedule collecting samples the way a
    user would, ``ms.tune_tir`` with stock ``LocalBuilder()`` and ``LocalRunner()`` (default

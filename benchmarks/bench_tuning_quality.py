@@ -10,7 +10,9 @@ XGB runs ``--xgb-trials`` per task (default 2x) to find how many trials it needs
 the GNN's weighted best. A JSON report with every curve goes to ``--json``.
 
 One tuning run is noisy (on 2026-11-27/28 the weighted best after 64 trials moved between
-seeds 0 to 3 by 18% for XGB, 262.2 to 309.2 ms, and by 58% for the GNN, 208.1 to 328.5 ms), so
+seeds 0 to 3 by 18% for XGB, 262.2 to 309.2 ms, and by 58% for the GNN, 208.1 to 328.5 ms;
+seed 4 on a faster machine, 2026-12-04, gave 151.0 and 167.8 ms: compare ratios, not
+latencies, across machines), so
 ``--seeds 0 1 2`` repeats the comparison with each seed, one after the other in one process,
 and prints the mean of the per-seed ratios at several budgets. The report goes to ``--json``
 after every seed; with ``--resume`` every seed already there is kept (and averaged), not run
@@ -20,7 +22,8 @@ sha256, ``GNNModel``'s settings), so three seeds (about 2 h) can span sessions.
 choose them on the validation network (``--network squeezenet1_0``), not the held-out one.
 
 About ``tasks x trials x 2 s`` per model and seed on a 2-core machine (64 trials x 8 tasks:
-13 to 21 minutes each for the GNN and for XGB at 64 trials, 2026-11-27/28). ``--plot PATH``
+13 to 21 minutes each for the GNN and for XGB at 64 trials, 2026-11-27/28; 8 and 10 minutes
+on the faster machine of 2026-12-04). ``--plot PATH``
 draws the weighted best latency against trials per task, averaged over the seeds, for both
 models.
 Check it first with ``--trials 8 --tasks 2``.
