@@ -15,8 +15,8 @@ Three measurements on the same workloads (a few ResNet-18 conv2d / dense tasks):
 
 3. **build cost** (what bounds any pipeline here): per program, the CPU time of
    MetaSchedule's ``default_build`` (lowering), of writing the object file (LLVM code
-   generation) and of linking it, one program at a time in this process. Two build workers
-   cannot build more than ``2 x 3600 / (sum of the three)`` programs an hour.
+   generation) and of linking it, one program at a time in this process. One build worker
+   per core cannot build more than ``cores x 3600 / (sum of the three)`` programs an hour.
 
 Wall time includes starting workers. Run on a quiet machine, from the repository root:
 
@@ -218,8 +218,9 @@ def main() -> None:
         print(f"build cost ({args.build_programs} candidates per workload, one at a time):")
         for part, sec in cost.items():
             print(f"  {part:16s} {sec * 1e3:6.0f} ms a program")
-        print(f"  {os.cpu_count()} build workers can build at most "
-              f"{(os.cpu_count() or 1) * 3600 / total:,.0f} programs an hour")
+        cores = os.cpu_count() or 1
+        print(f"  {cores} build workers can build at most {cores * 3600 / total:,.0f} "
+              "programs an hour")
 
 
 if __name__ == "__main__":

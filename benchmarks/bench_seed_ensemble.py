@@ -92,11 +92,12 @@ def main() -> int:
               f"  top5 {m['top5']:.4f}")
     print(f"  mean of the members         pairwise {sum(members.values()) / len(members):.4f}")
     for k in range(2, len(args.checkpoints) + 1):
-        mean_logit = sum(logits[p] for p in args.checkpoints[:k]) / k
-        tasks["ensemble"] = task_scores(val, mean_logit)
-        m = metrics_of(tasks["ensemble"], everything)
+        prefix = task_scores(val, sum(logits[p] for p in args.checkpoints[:k]) / k)
+        m = metrics_of(prefix, everything)
         print(f"  ensemble of the first {k:<5d} pairwise {m['pairwise_accuracy']:.4f}  "
               f"top1 {m['top1']:.4f}  top5 {m['top5']:.4f}")
+    # The ensemble compared below and plotted is that of every checkpoint (the last prefix).
+    tasks["ensemble"] = prefix
     ensemble = m["pairwise_accuracy"]
 
     print("best of seeds against the ensemble, the seed picked on the other half:")
