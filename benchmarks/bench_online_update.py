@@ -15,7 +15,8 @@ the test split, which stays held out for the tuning benchmark. Only the order of
 matters here; how their scale steers MetaSchedule's evolutionary search (parents are picked in
 proportion to the scores) shows only in the tuning benchmark.
 
-    .venv/bin/python benchmarks/bench_online_update.py --models xgb gnn gnn:update_steps=0
+    .venv/bin/python benchmarks/bench_online_update.py --models xgb gnn gnn:update_steps=0 \\
+        --plot out/online_update.png
 """
 
 from __future__ import annotations
@@ -123,6 +124,31 @@ def replay(model, pools: list[TaskPool], per_round: int, rounds: int, seed: int)
     return np.asarray(found)
 
 
+def plot_curves(report: dict, path: Path) -> None:
+    """Pool-best fraction found against programs measured per task, one line per model,
+    averaged over the seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name in dict.fromkeys(key.rpartition("/")[0] for key in report["runs"]):
+        curves = [np.asarray(run["curve"]) for key, run in report["runs"].items()
+                  if key.rpartition("/")[0] == name]
+        mean = np.mean(curves, axis=0)
+        ax.plot(np.arange(1, len(mean) + 1), mean, label=name)
+    ax.set_xlabel("programs measured per task")
+    ax.set_ylabel("pool best latency / best found (weighted)")
+    ax.set_title(f"{report['split']}: {len(report['tasks'])} tasks, replayed")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"plot written to {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["xgb", "gnn", "gnn:update_steps=0"])
@@ -133,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--data-dir", type=Path, default=REPO / "data")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--plot", type=Path, default=None, metavar="PNG")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.split == "test":
@@ -157,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1))
+    if args.plot:
+        plot_curves(report, args.plot)
     return 0
 
 
