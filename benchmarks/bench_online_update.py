@@ -133,9 +133,10 @@ def plot_curves(report: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for name in dict.fromkeys(key.rpartition("/")[0] for key in report["runs"]):
-        curves = [np.asarray(run["curve"]) for key, run in report["runs"].items()
-                  if key.rpartition("/")[0] == name]
+    by_model: dict[str, list] = {}
+    for key, run in report["runs"].items():  # keys are "model/seed"
+        by_model.setdefault(key.rpartition("/")[0], []).append(run["curve"])
+    for name, curves in by_model.items():
         mean = np.mean(curves, axis=0)
         ax.plot(np.arange(1, len(mean) + 1), mean, label=name)
     ax.set_xlabel("programs measured per task")
