@@ -144,7 +144,8 @@ def bench_pipeline(workloads, target_dict, per_workload: int, batch: int, initia
 def bench_build_cost(workloads, target_dict, per_workload: int) -> dict[str, float]:
     """Mean seconds per program of lowering, code generation and linking, in this process."""
     from tvm.s_tir.meta_schedule.builder.local_builder import default_build
-    from tvm.support import cc
+
+    from tpgnn.collect.workers import link_shared_library
 
     target = target_of(target_dict)
     seconds = {"lowering": 0.0, "code generation": 0.0, "linking": 0.0}
@@ -158,7 +159,7 @@ def bench_build_cost(workloads, target_dict, per_workload: int) -> dict[str, flo
                 t1 = time.perf_counter()
                 module.write_to_file(obj)
                 t2 = time.perf_counter()
-                cc.create_shared(lib, [obj])
+                link_shared_library(lib, [obj])
                 t3 = time.perf_counter()
                 for key, dt in zip(seconds, (t1 - t0, t2 - t1, t3 - t2), strict=True):
                     seconds[key] += dt

@@ -8,7 +8,10 @@ back per program:
 
 * ``reference``: ``repeat=7``, ``min_repeat_ms=100`` (about a second a program);
 * the collector's protocols and MetaSchedule's default (``number=3, repeat=1,
-  min_repeat_ms=100``, what stock ``tune_tir`` users measure with).
+  min_repeat_ms=100``, what stock ``tune_tir`` users measure with);
+* the collector's protocol with ``number`` searched from 1 as stock MetaSchedule does
+  (``no probe``), to show what the probe of :mod:`tpgnn.collect.timing` saves and that it
+  agrees with the reference as well. The reference and stock protocols do not probe.
 
 For each protocol it prints the timing cost per program and how well its median agrees with
 the reference: the median relative deviation and its signed median (bias), the pairwise order
@@ -43,9 +46,10 @@ from tpgnn.dataset import measured_candidates  # noqa: E402
 
 REFERENCE = "reference"
 PROTOCOLS: dict[str, MeasureConfig] = {
-    REFERENCE: MeasureConfig(number=1, repeat=7, min_repeat_ms=100),
-    "stock (3x1, 100 ms)": MeasureConfig(number=3, repeat=1, min_repeat_ms=100),
+    REFERENCE: MeasureConfig(number=1, repeat=7, min_repeat_ms=100, number_probe_ms=0),
+    "stock (3x1, 100 ms)": MeasureConfig(number=3, repeat=1, min_repeat_ms=100, number_probe_ms=0),
     "3 x 25 ms": MeasureConfig(number=1, repeat=3, min_repeat_ms=25),
+    "3 x 25 ms, no probe": MeasureConfig(number=1, repeat=3, min_repeat_ms=25, number_probe_ms=0),
     "3 x 10 ms": MeasureConfig(number=1, repeat=3, min_repeat_ms=10),
     "5 x 5 ms": MeasureConfig(number=1, repeat=5, min_repeat_ms=5),
     "5 x 10 ms": MeasureConfig(number=1, repeat=5, min_repeat_ms=10),

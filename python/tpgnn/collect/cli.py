@@ -75,6 +75,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--min-repeat-ms", type=int, default=25)
     p.add_argument(
+        "--number-probe-ms",
+        type=int,
+        default=2,
+        help="estimate a run's cost first and start --number from it (0: ramp up from "
+        "--number as stock MetaSchedule); windows last --min-repeat-ms either way",
+    )
+    p.add_argument(
         "--target",
         default=None,
         help='TVM target as JSON (default: {"kind": "llvm", "num-cores": <this machine>}); '
@@ -137,7 +144,10 @@ def config_from_args(args: argparse.Namespace) -> CollectConfig:
         num_build_workers=args.build_workers,
         target=target,
         measure=MeasureConfig(
-            number=args.number, repeat=args.repeat, min_repeat_ms=args.min_repeat_ms
+            number=args.number,
+            repeat=args.repeat,
+            min_repeat_ms=args.min_repeat_ms,
+            number_probe_ms=args.number_probe_ms,
         ),
         search=SearchConfig(
             random_per_workload=args.random_per_workload,

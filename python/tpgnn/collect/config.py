@@ -38,6 +38,11 @@ class MeasureConfig:
     runs, raising ``number`` until one repeat lasts ``min_repeat_ms``. Every repeat's mean
     cost is stored, so the median and spread of a sample can be derived from the record.
 
+    ``number_probe_ms``: before that, estimate one run's cost (a single call, or a window
+    of this many milliseconds for faster programs) and start ``number`` where a window
+    lasts about ``min_repeat_ms`` (:mod:`tpgnn.collect.timing`): the windows are the same,
+    TVM's search for ``number`` wastes less. 0 starts from ``number`` as stock MetaSchedule.
+
     ``programs_per_timing_worker``: the local timing worker is replaced by a fresh one after
     this many programs. TVM never unloads a library it has loaded (5 memory maps each, as
     measured), so after about 13,000 programs the kernel's limit of 65,530 maps made every
@@ -49,6 +54,7 @@ class MeasureConfig:
     repeat: int = 3
     min_repeat_ms: int = 25
     enable_cpu_cache_flush: bool = False
+    number_probe_ms: int = 2
     build_timeout_s: float = 60.0
     run_timeout_s: float = 30.0
     programs_per_timing_worker: int = 2000
@@ -60,6 +66,8 @@ class MeasureConfig:
             raise ValueError(f"repeat must be >= 1, got {self.repeat}")
         if self.min_repeat_ms < 0:
             raise ValueError(f"min_repeat_ms must be >= 0, got {self.min_repeat_ms}")
+        if self.number_probe_ms < 0:
+            raise ValueError(f"number_probe_ms must be >= 0, got {self.number_probe_ms}")
         if self.build_timeout_s <= 0 or self.run_timeout_s <= 0:
             raise ValueError("build_timeout_s and run_timeout_s must be positive")
         if self.programs_per_timing_worker < 1:

@@ -22,7 +22,7 @@ def test_defaults_map_onto_config():
     assert config.data_dir == "data" and config.samples_per_workload == 100
     assert {"resnet18", "mobilenet_v2", "inception_v3"} <= set(config.networks)
     assert config.test_networks == ("inception_v3",) and config.rpc is None
-    assert config.measure.repeat == 3
+    assert config.measure.repeat == 3 and config.measure.number_probe_ms == 2
 
 
 def test_options_map_onto_config():
@@ -40,6 +40,8 @@ def test_options_map_onto_config():
             "cpu",
             "--min-repeat-ms",
             "10",
+            "--number-probe-ms",
+            "0",
             "--target",
             '{"kind": "llvm", "num-cores": 4}',
         )
@@ -47,6 +49,7 @@ def test_options_map_onto_config():
     assert config.networks == ("resnet18", "vgg16") and config.total == 500
     assert config.target == {"kind": "llvm", "num-cores": 4}
     assert config.time_budget_s == 60 and config.measure.min_repeat_ms == 10
+    assert config.measure.number_probe_ms == 0
     assert (config.rpc.tracker_host, config.rpc.tracker_port, config.rpc.key) == (
         "127.0.0.1",
         9190,
@@ -61,6 +64,7 @@ def test_options_map_onto_config():
         ("--target", "llvm -num-cores 2"),
         ("--rpc-tracker", "nohost"),
         ("--samples-per-workload", "0"),
+        ("--number-probe-ms", "-1"),
     ],
 )
 def test_bad_options_exit_with_2(argv):

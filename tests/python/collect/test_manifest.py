@@ -22,6 +22,7 @@ def test_manifest_records_provenance_and_settings(collected):
         "repeat": 3,
         "min_repeat_ms": 1,
         "enable_cpu_cache_flush": False,
+        "number_probe_ms": 2,
         "build_timeout_s": 60.0,
         "run_timeout_s": 30.0,
         "programs_per_timing_worker": 2000,

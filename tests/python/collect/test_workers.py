@@ -44,3 +44,35 @@ def test_builds_loadable_libraries_and_reports_failures(tmp_path):
     failed = results[-1]
     assert failed.artifact_path is None
     assert failed.error_msg.startswith("PersistentBuilder: an exception occurred")
+
+
+def test_links_objects_with_ld_and_anything_else_as_stock_tvm(tmp_path, monkeypatch):
+    import ctypes
+
+    import tvm
+
+    from tpgnn.collect import workers
+
+    n = 8
+    cpu = tvm.target.Target({"kind": "llvm", "num-cores": 1})
+    obj = str(tmp_path / "program.o")
+    tvm.tirx.build(matmul_workload(n).mod, cpu).write_to_file(obj)
+    source = tmp_path / "plus_one.cc"
+    source.write_text('extern "C" int plus_one(int x) { return x + 1; }\n')
+
+    def stock_link(output, objects, options=None):
+        linked.append(objects)
+        return real_create_shared(output, objects, options)
+
+    linked, real_create_shared = [], workers.cc.create_shared
+    monkeypatch.setattr(workers.cc, "create_shared", stock_link)
+    workers.link_shared_library(str(tmp_path / "program.so"), [obj])
+    workers.link_shared_library(str(tmp_path / "plus_one.so"), [str(source)])
+    assert linked == [[str(source)]]  # the object went through ld alone
+
+    lib = tvm.runtime.load_module(str(tmp_path / "program.so"))
+    a, b = (np.full((n, n), 2.0, "float32") for _ in range(2))
+    c = tvm.runtime.tensor(np.zeros((n, n), "float32"))
+    lib["main"](tvm.runtime.tensor(a), tvm.runtime.tensor(b), c)
+    np.testing.assert_allclose(c.numpy(), a @ b)
+    assert ctypes.CDLL(str(tmp_path / "plus_one.so")).plus_one(41) == 42
