@@ -11,7 +11,9 @@ Three measurements on the same workloads (a few ResNet-18 conv2d / dense tasks):
 2. **pipeline** (where the gain comes from): the *same* candidate programs measured with
    the *same* evaluator settings by stock ``LocalBuilder`` + ``LocalRunner`` (a fresh pool per
    batch, a tar the runner must link) and by our ``PersistentBuilder`` (warm pool for the
-   whole run, programs linked in the parallel build step) + the same ``LocalRunner``.
+   whole run, programs linked by ``ld`` in the parallel build step) + the same
+   ``LocalRunner``, whose ``time_evaluator`` starts ``number`` from a probe
+   (:mod:`tpgnn.collect.timing`; the windows are as long as stock's).
 
 3. **build cost** (what bounds any pipeline here): per program, the CPU time of
    MetaSchedule's ``default_build`` (lowering), of writing the object file (LLVM code
@@ -102,7 +104,7 @@ def bench_collector(
 
 
 def bench_pipeline(workloads, target_dict, per_workload: int, batch: int, initializer):
-    """The same candidates, the same evaluator settings: only the plumbing differs."""
+    """The same candidates, the same evaluator settings: the plumbing and the probe differ."""
     target = target_of(target_dict)
     measure = MeasureConfig()
     cands = [random_candidates(w.mod, target, per_workload, 1, set()) for w in workloads]

@@ -26,7 +26,13 @@ from typing import Any
 from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir.meta_schedule.runner.utils import run_evaluator_common
 
-__all__ = ["NUMBER_MARGIN", "probed_run_evaluator", "run_evaluator", "starting_number"]
+__all__ = [
+    "NUMBER_MARGIN",
+    "estimate_run_seconds",
+    "probed_run_evaluator",
+    "run_evaluator",
+    "starting_number",
+]
 
 NUMBER_MARGIN = 1.05
 """How much longer than ``min_repeat_ms`` the probed ``number`` aims a window, so that a
@@ -78,17 +84,10 @@ def probed_run_evaluator(
     return run_evaluator_common(rt_mod, device, config, repeated_args)
 
 
-def _probed_rpc_run_evaluator(
-    session: Any,
-    rt_mod: Any,
-    device: Any,
-    evaluator_config: ms.runner.EvaluatorConfig,
-    repeated_args: list[Any],
-    probe_ms: int = 2,
-) -> list[float]:
-    """``RPCRunner``'s form (it passes the session first)."""
+def _probed_rpc_run_evaluator(session: Any, *args: Any, probe_ms: int = 2) -> list[float]:
+    """``RPCRunner``'s form: the same, after the session it passes first."""
     del session
-    return probed_run_evaluator(rt_mod, device, evaluator_config, repeated_args, probe_ms)
+    return probed_run_evaluator(*args, probe_ms=probe_ms)
 
 
 def run_evaluator(probe_ms: int, rpc: bool = False) -> Callable[..., list[float]] | None:

@@ -32,7 +32,7 @@ def built_matmul(tmp_path_factory):
     rng = np.random.default_rng(0)
     args = [tvm.runtime.tensor(rng.standard_normal((n, n), dtype="float32")) for _ in range(2)]
     args.append(tvm.runtime.tensor(np.zeros((n, n), "float32")))
-    rt_mod[rt_mod.entry_name](*args)  # first call: what stays cold is the loader's, not ours
+    rt_mod[rt_mod.entry_name](*args)  # so no estimate below sees the very first, cold run
     return rt_mod, tvm.cpu(), args
 
 
