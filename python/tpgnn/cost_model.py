@@ -37,11 +37,11 @@ def selection_scores(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     (``benchmarks/bench_score_calibration.py``) log throughput rises by about 0.26 per logit
     within a task, so temperature 4 turns the GNN's logits into the throughput they predict,
     and temperature 2 spreads the scores as the true throughputs are spread. ``GNNModel``'s
-    default, 2, was chosen on the validation network: in three seeds of ``bench_tuning_quality.py
-    --network squeezenet1_0``, GNN / XGB after 64 trials per task was 0.831 on average at
-    temperature 2 against 0.924 at 1, lower in each seed at every budget from 16 trials per
-    task (temperature 1 was a little better at 4 and 8 on average). On the held-out network
-    it did not repeat that gain in four seeds (README).
+    default, 2, was chosen on the validation network: in five seeds of ``bench_tuning_quality.py
+    --network squeezenet1_0``, GNN / XGB after 64 trials per task was 0.795 on average at
+    temperature 2 against 0.861 at 1, lower in four seeds of five (on average ahead from 16 to
+    32 trials per task, even at 8 and 48, behind at 4). On the held-out network it did not
+    repeat that gain in five seeds (README).
     """
     return (logits.double() / temperature).clamp(-60.0, 60.0).exp()
 

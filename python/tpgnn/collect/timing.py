@@ -75,12 +75,8 @@ def probed_run_evaluator(
     config = evaluator_config
     if config.min_repeat_ms > 0 and probe_ms > 0 and repeated_args:
         estimate = estimate_run_seconds(rt_mod, device, repeated_args[0], probe_ms)
-        config = ms.runner.EvaluatorConfig(
-            number=max(config.number, starting_number(estimate, config.min_repeat_ms)),
-            repeat=config.repeat,
-            min_repeat_ms=config.min_repeat_ms,
-            enable_cpu_cache_flush=config.enable_cpu_cache_flush,
-        )
+        number = starting_number(estimate, config.min_repeat_ms)
+        config = config._replace(number=max(config.number, number))
     return run_evaluator_common(rt_mod, device, config, repeated_args)
 
 
