@@ -20,9 +20,12 @@ Three measurements on the same workloads (a few ResNet-18 conv2d / dense tasks):
    generation) and of linking it, one program at a time in this process. One build worker
    per core cannot build more than ``cores x 3600 / (sum of the three)`` programs an hour.
 
-Wall time includes starting workers. Run on a quiet machine, from the repository root:
+Wall time includes starting workers. The evolutionary candidates depend on the timings the
+search has seen, and a batch of them can take 2 to 10 s to build, so one comparison moves by
+about 15% from run to run; ``--runs 3`` repeats it and prints the median. Run on a quiet
+machine, from the repository root:
 
-    PYTHONPATH=python python benchmarks/bench_collector.py
+    PYTHONPATH=python python benchmarks/bench_collector.py --runs 3
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import statistics
 import tempfile
 import time
 
@@ -48,9 +52,20 @@ from tpgnn.collect.workers import (  # noqa: E402
     evaluator_config,
     make_runner,
     target_of,
-    warm_worker,
 )
 from tpgnn.collect.workloads import gather_workloads  # noqa: E402
+
+
+def notes_initializer() -> None:
+    """Stock workers' initializer: the notes' fix, nothing more.
+
+    The GPU intrinsics are stubbed and the rest of ``tvm.s_tir.tensor_intrin`` imported, as
+    ``default_build`` would on a worker's first build. Our workers skip the package
+    altogether (``tpgnn.collect.workers.warm_build_worker``); that is part of what is
+    compared, so stock does not get it.
+    """
+    stub_gpu_intrinsics()
+    import tvm.s_tir.tensor_intrin  # noqa: F401
 
 
 def _rate(ok: int, seconds: float) -> float:
@@ -169,15 +184,18 @@ def bench_build_cost(workloads, target_dict, per_workload: int) -> dict[str, flo
     return {k: v / max(count, 1) for k, v in seconds.items()}
 
 
-def _report(title: str, res: dict[str, tuple[int, float]]) -> None:
+def _report(title: str, res: dict[str, tuple[int, float]]) -> float:
+    """Print both rates and return ours over stock's (``inf`` when stock measured nothing)."""
     rates = {k: _rate(*v) for k, v in res.items()}
     print(f"{title}")
     for k, (ok, s) in res.items():
         print(f"  {k:5s}: {ok:5d} samples in {s:6.0f} s = {rates[k]:7.0f} samples/h")
     if rates["stock"] > 0:
-        print(f"  speedup: {rates['ours'] / rates['stock']:.2f}x")
-    else:
-        print("  speedup: unbounded (stock measured nothing: every build timed out)")
+        speedup = rates["ours"] / rates["stock"]
+        print(f"  speedup: {speedup:.2f}x")
+        return speedup
+    print("  speedup: unbounded (stock measured nothing: every build timed out)")
+    return float("inf")
 
 
 def main() -> None:
@@ -185,6 +203,8 @@ def main() -> None:
     p.add_argument("--network", default="resnet18")
     p.add_argument("--workloads", type=int, default=2, help="conv2d/dense workloads used")
     p.add_argument("--trials", type=int, default=128, help="collector: samples per workload")
+    p.add_argument("--runs", type=int, default=1,
+                   help="collector: comparisons in a row (the search's draw moves one by ~15%%)")
     p.add_argument("--per-workload", type=int, default=64, help="pipeline: candidates per workload")
     p.add_argument("--batch", type=int, default=64, help="pipeline: programs per batch")
     p.add_argument("--stock-initializer", choices=("stub", "none"), default="stub")
@@ -203,12 +223,19 @@ def main() -> None:
         for w in gather_workloads([args.network], target_dict, args.cache_dir)
         if any(k in w.name for k in ("conv2d", "matmul"))
     ][: args.workloads]
-    init = warm_worker if args.stock_initializer == "stub" else None
+    init = notes_initializer if args.stock_initializer == "stub" else None
     print(f"{args.network}: {[w.name for w in workloads]} on {os.cpu_count()} cores")
     if "collector" not in args.skip:
-        res, split = bench_collector(workloads, target_dict, args.trials, init)
-        _report(f"collector ({args.trials} samples per workload):", res)
-        print(split)
+        speedups = []
+        for run in range(1, args.runs + 1):
+            res, split = bench_collector(workloads, target_dict, args.trials, init)
+            of = f", run {run} of {args.runs}" if args.runs > 1 else ""
+            speedups.append(_report(f"collector ({args.trials} samples per workload{of}):", res))
+            print(split)
+        if args.runs > 1:
+            print(f"collector speedup over {args.runs} runs: median "
+                  f"{statistics.median(speedups):.2f}x, from {min(speedups):.2f}x to "
+                  f"{max(speedups):.2f}x")
     if "pipeline" not in args.skip:
         _report(
             f"pipeline (same {args.per_workload} candidates per workload, same evaluator, "

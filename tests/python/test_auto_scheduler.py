@@ -129,11 +129,11 @@ def test_bad_task_scheduler_and_max_trials_per_task():
 
 
 def test_default_builder_uses_the_warm_initializer():
-    from tpgnn.collect.workers import warm_worker
+    from tpgnn.collect.workers import warm_build_worker
 
     builder = A.make_builder("local", 2)  # the runner starts its worker at once: slow test
     assert isinstance(builder, ms.builder.LocalBuilder)
-    assert builder.initializer is warm_worker
+    assert builder.initializer is warm_build_worker
 
 
 @pytest.mark.parametrize("name", ["xgb", "random"])

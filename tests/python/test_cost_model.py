@@ -160,7 +160,7 @@ def test_bad_arguments_are_refused():
 
 @pytest.mark.slow
 def test_tune_tir_with_the_object(tmp_path):
-    from tpgnn.collect.workers import warm_worker
+    from tpgnn.collect.workers import warm_build_worker, warm_timing_worker
 
     mod = softmax(32, 32)
     database = ms.tune_tir(
@@ -168,7 +168,7 @@ def test_tune_tir_with_the_object(tmp_path):
         cost_model=tpgnn.GNNModel(),
         # A small population keeps the test short; the default (512) is exercised by tuning.
         strategy=ms.search_strategy.EvolutionarySearch(population_size=32, init_min_unmeasured=8),
-        builder=ms.builder.LocalBuilder(initializer=warm_worker),
-        runner=ms.runner.LocalRunner(initializer=warm_worker),
+        builder=ms.builder.LocalBuilder(initializer=warm_build_worker),
+        runner=ms.runner.LocalRunner(initializer=warm_timing_worker),
     )
     assert len(database.get_all_tuning_records()) > 0

@@ -5,8 +5,12 @@ imports ``tvm.s_tir.tensor_intrin``, which registers CUDA, ROCm and Hexagon intr
 takes about 50 s on this machine, so every build times out at the default 30 s under load.
 Raising the timeout hides that; the root fixes here are
 
-* :func:`warm_worker`, the initializer of every worker, registers empty modules for the GPU
-  intrinsic packages (a CPU build never uses them) and does the remaining imports once;
+* the workers' initializers, :func:`warm_build_worker` and :func:`warm_timing_worker`, skip
+  ``tvm.s_tir.tensor_intrin`` altogether: its intrinsics describe what ``tensorize`` may
+  rewrite during the search, in the main process, and building or timing a scheduled program
+  never looks them up. Stock ``LocalBuilder`` imports the package in ``default_build``; even
+  with the GPU intrinsics stubbed (:func:`stub_gpu_intrinsics`, the notes' fix) the CPU ones
+  cost each worker 1.3 s of its start here;
 * :class:`PersistentBuilder` keeps one pool for its whole life, so workers are paid for once,
   not once per batch, and links each program into a shared library in the parallel build
   step (with ``ld`` itself, :func:`link_shared_library`), so the serial timing step only has
@@ -47,9 +51,12 @@ __all__ = [
     "link_shared_library",
     "make_runner",
     "remove_artifact",
-    "warm_worker",
+    "stub_gpu_intrinsics",
+    "warm_build_worker",
+    "warm_timing_worker",
 ]
 
+_INTRIN_PACKAGE = "tvm.s_tir.tensor_intrin"
 _GPU_INTRIN_MODULES = ("cuda", "rocm", "hexagon")
 
 
@@ -59,22 +66,38 @@ def stub_gpu_intrinsics() -> None:
     Must run before ``tvm.s_tir.tensor_intrin`` is first imported in the process.
     """
     for name in _GPU_INTRIN_MODULES:
-        full = f"tvm.s_tir.tensor_intrin.{name}"
+        full = f"{_INTRIN_PACKAGE}.{name}"
         sys.modules.setdefault(full, types.ModuleType(full))
 
 
-def warm_worker() -> None:
-    """Initializer of builder and runner workers: ignore Ctrl-C, stub GPU intrinsics, import.
-
-    Ctrl-C in a terminal signals the whole process group. The main process answers it by
-    stopping after the batch in progress; workers that died of it instead made that batch's
-    good programs fail ("Subprocess terminated"), and those failures were recorded. The pools
-    still end their workers on shutdown.
-    """
+def _ignore_interrupts() -> None:
+    # Ctrl-C in a terminal signals the whole process group. The main process answers it by
+    # stopping after the batch in progress; workers that died of it instead made that batch's
+    # good programs fail ("Subprocess terminated"), and those failures were recorded. The
+    # pools still end their workers on shutdown.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    stub_gpu_intrinsics()
-    import tvm.s_tir.tensor_intrin  # noqa: F401
+
+
+def warm_build_worker() -> None:
+    """Initializer of build workers: ignore Ctrl-C, skip the tensor intrinsics, import.
+
+    ``default_build`` imports ``tvm.s_tir.tensor_intrin`` before lowering. An empty module
+    in its place makes that import free: the intrinsics are schedule-time descriptions
+    (``tensorize`` and the schedule rules look them up, in the main process), and a scheduled
+    program is lowered and compiled without them. The objects built either way are
+    identical (``tests/python/collect/test_workers.py``).
+    """
+    _ignore_interrupts()
+    sys.modules.setdefault(_INTRIN_PACKAGE, types.ModuleType(_INTRIN_PACKAGE))
     from tvm.s_tir.meta_schedule.builder import local_builder  # noqa: F401
+
+
+def warm_timing_worker() -> None:
+    """Initializer of timing workers: ignore Ctrl-C and import the runner's module.
+
+    Loading and timing a built library needs nothing of the tensor intrinsics.
+    """
+    _ignore_interrupts()
     from tvm.s_tir.meta_schedule.runner import local_runner  # noqa: F401
 
 
@@ -162,7 +185,7 @@ class PersistentBuilder(ms.builder.PyBuilder):
         self.pool = PopenPoolExecutor(
             max_workers=self.max_workers,
             timeout=timeout_sec,
-            initializer=warm_worker,
+            initializer=warm_build_worker,
             maximum_process_uses=maximum_process_uses,
         )
         # Start every worker now, in parallel, without waiting: they warm up (seconds of
@@ -229,7 +252,7 @@ def make_runner(measure: MeasureConfig, rpc: RPCSettings | None = None) -> ms.ru
         return ms.runner.LocalRunner(
             timeout_sec=measure.run_timeout_s,
             evaluator_config=evaluator_config(measure),
-            initializer=warm_worker,
+            initializer=warm_timing_worker,
             f_run_evaluator=run_evaluator(measure.number_probe_ms),
         )
     return ms.runner.RPCRunner(
@@ -241,7 +264,7 @@ def make_runner(measure: MeasureConfig, rpc: RPCSettings | None = None) -> ms.ru
         ),
         evaluator_config=evaluator_config(measure),
         max_workers=1,
-        initializer=warm_worker,
+        initializer=warm_timing_worker,
         f_run_evaluator=run_evaluator(measure.number_probe_ms, rpc=True),
     )
 

@@ -79,35 +79,36 @@ def make_cost_model(cost_model: Any, num_tuning_cores: int) -> Any:
 
 
 def make_builder(builder: Any, num_workers: int) -> Any:
-    """A builder for a name in :data:`BUILDERS` whose workers skip the GPU intrinsics import.
+    """A builder for a name in :data:`BUILDERS` whose workers skip the tensor intrinsics.
 
     Without that, each fresh worker spends tens of seconds importing CUDA/ROCm/Hexagon tensor
-    intrinsics a CPU build never uses, and builds time out under load.
+    intrinsics a build never uses, and builds time out under load
+    (:func:`tpgnn.collect.workers.warm_build_worker`).
     """
     from tvm.s_tir import meta_schedule as ms
 
     check_choice("builder", builder, BUILDERS, ms.builder.Builder)
     if not isinstance(builder, str):
         return builder
-    from ..collect.workers import PersistentBuilder, warm_worker
+    from ..collect.workers import PersistentBuilder, warm_build_worker
 
     if builder == "persistent":
         return PersistentBuilder(max_workers=num_workers)
     return ms.builder.LocalBuilder(
-        max_workers=num_workers, timeout_sec=60.0, initializer=warm_worker
+        max_workers=num_workers, timeout_sec=60.0, initializer=warm_build_worker
     )
 
 
 def make_runner(runner: Any) -> Any:
-    """A runner for a name in :data:`RUNNERS`, with the same warm initializer."""
+    """A runner for a name in :data:`RUNNERS` whose worker skips the tensor intrinsics."""
     from tvm.s_tir import meta_schedule as ms
 
     check_choice("runner", runner, RUNNERS, ms.runner.Runner)
     if not isinstance(runner, str):
         return runner
-    from ..collect.workers import warm_worker
+    from ..collect.workers import warm_timing_worker
 
-    return ms.runner.LocalRunner(timeout_sec=30.0, initializer=warm_worker)
+    return ms.runner.LocalRunner(timeout_sec=30.0, initializer=warm_timing_worker)
 
 
 def skip_gpu_intrinsics(target: Any) -> None:
