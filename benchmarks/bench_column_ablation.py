@@ -3,9 +3,9 @@
 The recipe is trained twice, with the group and with it zeroed.
 
 Run: ``.venv/bin/python benchmarks/bench_column_ablation.py --columns access [--epochs 16]
-[--seed 1]`` (about 55 min per run at 16 epochs on this machine's CPU; the two runs go in
-parallel, one core each). The shipped model is seed 1; the seed moves the figures as much as a
-column group may, so compare the two runs of one invocation only.
+[--seed 1]`` (16 epochs: 21 min on a quiet 2-core machine, 55 min beside other work; the two
+runs go in parallel, one core each). The shipped model is seed 1; the seed moves the figures
+as much as a column group may, so compare the two runs of one invocation only.
 
 The groups (see ``cpp/include/tpgnn/node_features.h``):
 

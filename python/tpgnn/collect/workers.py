@@ -84,8 +84,8 @@ def warm_build_worker() -> None:
     ``default_build`` imports ``tvm.s_tir.tensor_intrin`` before lowering. An empty module
     in its place makes that import free: the intrinsics are schedule-time descriptions
     (``tensorize`` and the schedule rules look them up, in the main process), and a scheduled
-    program is lowered and compiled without them. The objects built either way are
-    identical (``tests/python/collect/test_workers.py``).
+    program is lowered and compiled without them. The libraries built either way are
+    byte-identical (``tests/python/collect/test_workers.py``).
     """
     _ignore_interrupts()
     sys.modules.setdefault(_INTRIN_PACKAGE, types.ModuleType(_INTRIN_PACKAGE))
