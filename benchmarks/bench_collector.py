@@ -214,6 +214,8 @@ def main() -> None:
                    help="parts not to run")
     p.add_argument("--cache-dir", default="cache/tasks")
     args = p.parse_args()
+    if args.runs < 1:
+        p.error("--runs must be >= 1")
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("tvm.s_tir.meta_schedule").setLevel(logging.WARNING)
 
