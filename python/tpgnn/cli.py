@@ -27,8 +27,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean bad input (a missing file, a checkpoint of another layout, a corrupt
+    record, a busy data directory, an unsupported TVM), not a bug in tpgnn: the command line
+    reports them in one line, since their messages say what was wrong and what to do."""
+    from .collect.io import DataDirBusyError
+    from .patch import PatchError
+
+    return OSError, ValueError, DataDirBusyError, PatchError
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``tpgnn`` script; Ctrl-C ends any subcommand with status 130."""
+    """Entry point of the ``tpgnn`` script.
+
+    Ctrl-C ends any subcommand with status 130. Bad input (:func:`user_errors`) ends it with
+    status 1 and its message on stderr, without a traceback unless ``--verbose`` asks for one.
+    """
     from ._interrupts import keep_keyboard_interrupts_across_ffi
 
     args = build_parser().parse_args(argv)
@@ -42,6 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as err:
         logging.getLogger("tpgnn").error("interrupted%s", f": {err}" if str(err) else "")
         return 130
+    except user_errors() as err:
+        if args.verbose:
+            raise
+        print(f"tpgnn {args.command}: error: {err}\n(run `tpgnn -v {args.command} ...` for the "
+              "traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 #: Cost MetaSchedule's own models give a failed measurement.
 FAILURE_COST = 1e10
 
+#: Target kind of the programs the shipped model was trained on (README: Dataset).
+SHIPPED_MODEL_TARGET = "llvm"
+
 
 def selection_scores(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """``exp(logit / temperature)``: the GNN's ranking scores as MetaSchedule's search uses them.
@@ -129,6 +132,8 @@ class GNNModel(PyCostModel):
         self._generator = torch.Generator().manual_seed(seed)
         #: Per task (structural hash): embeddings of its measured programs, and their costs.
         self._history: dict[str, tuple[list[torch.Tensor], list[float]]] = {}
+        #: Target kinds already checked against what the model was trained on.
+        self._targets_seen: set[str] = set()
         self.load(str(checkpoint or default_checkpoint_path()))
 
     # -- MetaSchedule interface -------------------------------------------------------------
@@ -169,6 +174,7 @@ class GNNModel(PyCostModel):
     def predict(self, context: TuneContext, candidates: list[MeasureCandidate]) -> np.ndarray:
         """Positive scores, higher is better; float64 ``[len(candidates)]``."""
         try:
+            self._check_target(context)
             return self._predict(candidates)
         except Exception:  # noqa: BLE001 (the tuning run must go on)
             logger.exception("GNNModel.predict failed; returning random scores for this batch")
@@ -179,6 +185,27 @@ class GNNModel(PyCostModel):
         return sum(len(costs) for _, costs in self._history.values())
 
     # -- implementation ---------------------------------------------------------------------
+    def _check_target(self, context: TuneContext) -> None:
+        """Warn once per target kind when the shipped model scores programs for a target
+        other than the CPU it was trained on: its ranking there was never measured. (A
+        checkpoint of the user's own says nothing of its data's target, so it is trusted.)"""
+        from .checkpoint import default_checkpoint_path
+
+        kind = str(context.target.kind.name) if context.target is not None else None
+        if kind is None or kind in self._targets_seen:
+            return
+        self._targets_seen.add(kind)
+        shipped = Path(self.checkpoint).resolve() == default_checkpoint_path().resolve()
+        if shipped and kind != SHIPPED_MODEL_TARGET:
+            logger.warning(
+                "GNNModel: the shipped model was trained on programs measured on a CPU "
+                "(target kind %r) and now scores programs for %r, where its ranking is "
+                "untested and may be poor. For this target, tune with cost_model=\"xgb\", "
+                "which learns from the run's own measurements, or pass GNNModel(checkpoint=...) "
+                "a model trained on measurements for it (tpgnn train).",
+                SHIPPED_MODEL_TARGET, kind,
+            )
+
     def _graphs(self, candidates: list[MeasureCandidate]) -> tuple[list, list[int]]:
         """Graphs of the candidates that extract; indices of those that do not."""
         from .graph import extract_graph

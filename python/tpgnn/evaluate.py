@@ -51,6 +51,33 @@ def network_rows(test, scores: dict[str, torch.Tensor]) -> dict[str, dict[str, d
     return rows
 
 
+def task_rows(test, scores: dict[str, torch.Tensor]) -> dict[str, dict]:
+    """Per task: its weight, programs and best measured seconds, and for each model the true
+    seconds of its top pick, the best of its top 5 and its pairwise accuracy there.
+
+    The top-k scores add seconds over tasks, weighted by use, so a few slow, heavily used
+    tasks decide them; these rows show which tasks a model loses on.
+    """
+    from .metrics import best_in_top_k, pairwise_accuracy
+    from .train import task_scores
+
+    per_model = {model: task_scores(test, s) for model, s in scores.items()}
+    rows = {}
+    for i, key in enumerate(test.tasks):
+        some = next(iter(per_model.values()))[i]
+        row = {"weight": some.weight, "programs": len(some.costs),
+               "best_seconds": float(some.costs.min())}
+        for model, tasks in per_model.items():
+            correct, pairs = pairwise_accuracy(tasks[i])
+            row[model] = {
+                "top1_seconds": best_in_top_k(tasks[i], 1),
+                "top5_seconds": best_in_top_k(tasks[i], 5),
+                "pairwise_accuracy": correct / pairs if pairs else math.nan,
+            }
+        rows[key] = row
+    return rows
+
+
 def format_table(rows: dict[str, dict[str, dict]]) -> str:
     header = f"{'network':16s} {'model':5s} {'tasks':>5s} {'samples':>7s} " + " ".join(
         f"{m:>17s}" for m in METRICS
@@ -232,9 +259,11 @@ def evaluate(args: argparse.Namespace) -> dict:
                            workers=args.workers, snapshot=snapshot)
     # Refuse a network that cannot be held out before any model is fitted.
     holdout_splits = [hold_out_network(train, n, held_out) for n in holdouts]
-    train_features = load_store_features(args.train_data, train.keys, workers=args.workers)
+    train_features = load_store_features(args.train_data, train.keys,
+                                          cache_dir=args.feature_cache_dir, workers=args.workers)
     test, test_features = with_features(
-        test, load_store_features(args.data, test.keys, workers=args.workers)
+        test, load_store_features(args.data, test.keys, cache_dir=args.feature_cache_dir,
+                                  workers=args.workers)
     )
 
     scores = {"gnn": score_graphs(model, test.graphs, torch.device("cpu"))}
@@ -263,6 +292,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         "test_tasks": len(test.tasks),
         "train_programs": len(train),
         "rows": rows,
+        "tasks": task_rows(test, scores),
         "protocol": protocol,
         "gnn_vs_xgb": improvement(rows),
     }
@@ -319,5 +349,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="GNN epochs of each leave-one-network-out refit (default: the "
                         "checkpoint's own recipe)")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--cache-dir", default="cache/graphs")
+    p.add_argument("--cache-dir", default="cache/graphs", help="cache of extracted graphs")
+    p.add_argument("--feature-cache-dir", default="cache/features",
+                   help="cache of the baselines' PerStoreFeature arrays")
     p.set_defaults(func=lambda a: 0 if evaluate(a) else 1)

@@ -51,6 +51,25 @@ def test_predict_contract(task):
     assert len(np.unique(scores)) > 1
 
 
+def test_the_shipped_model_warns_once_on_a_target_it_was_not_trained_for(task, caplog):
+    import tvm
+
+    cpu_context, candidates = task
+    model = tpgnn.GNNModel()
+    gpu_context = ms.TuneContext(mod=cpu_context.mod, target=tvm.target.Target("cuda"),
+                                 task_name="softmax")
+    with caplog.at_level("WARNING", logger="tpgnn.cost_model"):
+        first = model.predict(gpu_context, candidates)
+        second = model.predict(gpu_context, candidates)
+        on_cpu = model.predict(cpu_context, candidates)
+    warnings = [r.getMessage() for r in caplog.records if "untested" in r.getMessage()]
+    assert len(warnings) == 1 and "'cuda'" in warnings[0] and "xgb" in warnings[0]
+    # The programs are still scored (the search goes on), as on the CPU target.
+    assert np.all(first > 0)
+    _assert_same_scores(model, first, second, rtol=1e-5)
+    _assert_same_scores(model, first, on_cpu, rtol=1e-5)
+
+
 def test_selection_scores_keep_the_order_and_set_the_odds():
     logits = torch.tensor([-1e4, -2.0, 0.0, 1.0, 3.0, 1e4], dtype=torch.float64)
     scores = selection_scores(logits, temperature=1.0)

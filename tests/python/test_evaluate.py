@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -36,15 +37,24 @@ def test_baselines_fit_and_predict(features, data):
 
 
 @pytest.mark.slow
-def test_evaluate_command_on_a_user_database(measured_dataset, tmp_path):
+def test_evaluate_command_on_a_user_database(measured_dataset, tmp_path, monkeypatch):
     from tpgnn.cli import main
 
     out = tmp_path / "eval.json"
+    workdir = tmp_path / "workdir"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
     # The tiny shard, read as a plain MetaSchedule database; baselines fit on the dataset.
     code = main(["evaluate", "--data", str(measured_dataset / "shards" / "tiny"),
                  "--train-data", str(measured_dataset), "--json", str(out),
-                 "--plot-dir", str(tmp_path), "--workers", "1", "--cache-dir", str(tmp_path)])
+                 "--plot-dir", str(tmp_path), "--workers", "1",
+                 "--cache-dir", str(tmp_path / "graphs"),
+                 "--feature-cache-dir", str(tmp_path / "features")])
     assert code == 0
+    # Both caches go where they were told, nothing into the working directory.
+    assert list((tmp_path / "features").glob("*per-store-feature*"))
+    assert list((tmp_path / "graphs").iterdir())
+    assert not list(workdir.iterdir())
     # Strict JSON: a network without test tasks has null metrics, not NaN.
     report = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
     assert report["gnn"]["inception_v3"]["top1"] is None
@@ -53,5 +63,16 @@ def test_evaluate_command_on_a_user_database(measured_dataset, tmp_path):
         assert set(row) >= {"top1", "top5", "pairwise_accuracy", "rmse"}
         assert 0 < row["top1"] <= 1
         assert "resnet18" in report[model] and "inception_v3" in report[model]
+    # Per task, the seconds the overall top-k scores are made of.
+    tasks = [t for t in report["tasks"].values() if t["best_seconds"] is not None]
+    assert tasks
+    best = sum(t["weight"] * t["best_seconds"] for t in tasks)
+    for model in ("gnn", "xgb", "mlp"):
+        for k in (1, 5):
+            # A failed pick is infinitely slow (null in JSON).
+            picked = [(t[model][f"top{k}_seconds"] or math.inf, t) for t in tasks]
+            assert all(seconds >= t["best_seconds"] for seconds, t in picked)
+            total = sum(t["weight"] * seconds for seconds, t in picked)
+            assert report[model]["overall"][f"top{k}"] == pytest.approx(best / total)
     assert (tmp_path / "predicted_vs_measured.png").exists()
     assert (tmp_path / "top1_per_network.png").exists()

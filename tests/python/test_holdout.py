@@ -74,7 +74,8 @@ def test_evaluate_adds_a_leave_one_network_out_row(four_networks, tmp_path):
     out = tmp_path / "eval.json"
     code = main(["evaluate", "--data", str(four_networks), "--train-data", str(four_networks),
                  "--holdout-networks", "beta", "--holdout-epochs", "1", "--json", str(out),
-                 "--workers", "1", "--cache-dir", str(tmp_path)])
+                 "--workers", "1", "--cache-dir", str(tmp_path),
+                 "--feature-cache-dir", str(tmp_path)])
     assert code == 0
     report = json.loads(out.read_text())
     assert "leave-one-network-out" in report["protocol"]["beta"]
@@ -86,14 +87,16 @@ def test_evaluate_adds_a_leave_one_network_out_row(four_networks, tmp_path):
         assert report[model]["resnet18"]["top1"] is None  # not in this dataset: an empty row
 
 
-def test_holdout_needs_a_tpgnn_dataset_to_refit_on(four_networks, tmp_path):
+def test_holdout_needs_a_tpgnn_dataset_to_refit_on(four_networks, tmp_path, capsys):
     from tpgnn.cli import main
 
     user_database = four_networks / "shards" / next(iter(sorted(
         p.name for p in (four_networks / "shards").iterdir())))
-    with pytest.raises(ValueError, match="--holdout-networks needs a TPGNN dataset"):
-        main(["evaluate", "--data", str(user_database), "--train-data", str(user_database),
-              "--holdout-networks", "beta", "--workers", "1", "--cache-dir", str(tmp_path)])
+    code = main(["evaluate", "--data", str(user_database), "--train-data", str(user_database),
+                 "--holdout-networks", "beta", "--workers", "1", "--cache-dir", str(tmp_path),
+                 "--feature-cache-dir", str(tmp_path)])
+    assert code == 1
+    assert "--holdout-networks needs a TPGNN dataset" in capsys.readouterr().err
 
 
 def test_evaluate_refuses_a_network_that_owns_nothing_before_fitting(four_networks, tmp_path):
@@ -101,7 +104,8 @@ def test_evaluate_refuses_a_network_that_owns_nothing_before_fitting(four_networ
 
     out = tmp_path / "eval.json"
     with pytest.raises(ValueError, match="alpha owns no workload"):
-        main(["evaluate", "--data", str(four_networks), "--train-data", str(four_networks),
-              "--holdout-networks", "alpha", "--json", str(out), "--workers", "1",
-              "--cache-dir", str(tmp_path)])
+        main(["-v", "evaluate", "--data", str(four_networks), "--train-data",
+              str(four_networks), "--holdout-networks", "alpha", "--json", str(out),
+              "--workers", "1", "--cache-dir", str(tmp_path),
+              "--feature-cache-dir", str(tmp_path)])
     assert not out.exists()
