@@ -321,6 +321,7 @@ def run(args: argparse.Namespace) -> int:
         hidden_dim=args.hidden_dim,
         layer_norm=args.layer_norm,
         residual=args.residual,
+        gate_temperature=args.gate_temperature,
     )
     logger.info("train config: %s", asdict(config))
     logger.info("model config: %s", model_config.to_dict())
@@ -374,6 +375,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="LayerNorm before each ReLU of the message passing (ModelConfig)")
     p.add_argument("--residual", action="store_true",
                    help="add each message-passing level to its input (ModelConfig)")
+    p.add_argument("--gate-temperature", action="store_true",
+                   help="learn a temperature for each TopK pooling gate (ModelConfig)")
     p.add_argument("--no-fasttext", action="store_true",
                    help="plain learned type embedding (the ablation)")
     p.add_argument("--type-vectors", metavar="PATH",

@@ -45,7 +45,8 @@ def test_the_score_is_the_head_of_the_embedding(scheduled_programs):
         torch.testing.assert_close(model.head(embedding).squeeze(-1), model(batch))
 
 
-NORMALISATIONS = [{}, {"layer_norm": True}, {"layer_norm": True, "residual": True}]
+NORMALISATIONS = [{}, {"layer_norm": True}, {"layer_norm": True, "residual": True},
+                  {"gate_temperature": True}]
 
 
 @pytest.mark.parametrize("options", NORMALISATIONS)
@@ -105,3 +106,25 @@ def test_layer_norm_makes_the_scores_independent_of_the_input_scale():
         model.feature_std.div_(10.0)
         after = model(batch)
     torch.testing.assert_close(before, after, rtol=1e-4, atol=1e-4)
+
+
+def test_gate_temperature_starts_as_the_plain_gate_and_is_learned(scheduled_programs):
+    """At a = 0 the gate is tanh itself: the same seed scores the same. The one parameter per
+    pooling level is new in the state dict (earlier checkpoints keep their keys) and gets a
+    gradient."""
+    graphs = tpgnn.batch_graphs([tpgnn.extract_graph(m) for m in scheduled_programs["conv2d"]])
+    torch.manual_seed(0)
+    plain = TPGNN(_config())
+    torch.manual_seed(0)
+    gated = TPGNN(_config(gate_temperature=True))
+    assert set(gated.state_dict()) - set(plain.state_dict()) == {
+        f"pools.{i}.select.act.log_scale" for i in range(3)}
+    scores = gated(graphs)
+    torch.testing.assert_close(scores, plain(graphs))
+    scores.sum().backward()
+    assert all(float(gated.pools[i].select.act.log_scale.grad.abs()) > 0 for i in range(3))
+    with torch.no_grad():
+        gated.pools[0].select.act.log_scale.fill_(1.0)
+    assert not torch.allclose(gated(graphs), scores)
+    gated.reset_parameters()
+    assert float(gated.pools[0].select.act.log_scale.detach()) == 0.0
