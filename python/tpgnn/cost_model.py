@@ -141,13 +141,14 @@ class GNNModel(PyCostModel):
         """Load a checkpoint (raises with a clear message if it does not fit this build)."""
         import torch
 
-        from .checkpoint import load_checkpoint
+        from .checkpoint import default_checkpoint_path, load_checkpoint
 
         self._model, self._meta = load_checkpoint(path, self.device)
         self._model.eval()
         self._optimizer = torch.optim.Adam(self._model.head.parameters(), lr=self.update_lr)
         self._anchor = [p.detach().clone() for p in self._model.head.parameters()]
         self.checkpoint = str(path)
+        self._shipped = Path(path).resolve() == default_checkpoint_path().resolve()
 
     def save(self, path: str) -> None:
         """Save the model, its head refitted on this run, as a checkpoint."""
@@ -189,14 +190,11 @@ class GNNModel(PyCostModel):
         """Warn once per target kind when the shipped model scores programs for a target
         other than the CPU it was trained on: its ranking there was never measured. (A
         checkpoint of the user's own says nothing of its data's target, so it is trusted.)"""
-        from .checkpoint import default_checkpoint_path
-
         kind = str(context.target.kind.name) if context.target is not None else None
         if kind is None or kind in self._targets_seen:
             return
         self._targets_seen.add(kind)
-        shipped = Path(self.checkpoint).resolve() == default_checkpoint_path().resolve()
-        if shipped and kind != SHIPPED_MODEL_TARGET:
+        if self._shipped and kind != SHIPPED_MODEL_TARGET:
             logger.warning(
                 "GNNModel: the shipped model was trained on programs measured on a CPU "
                 "(target kind %r) and now scores programs for %r, where its ranking is "
