@@ -134,7 +134,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     """
     payload = _read_payload(path, device)
     _check_layout(payload, Path(path))
-    model = TPGNN(ModelConfig(**payload["model_config"]))
+    model = TPGNN(ModelConfig.from_dict(payload["model_config"]))
     model.load_state_dict(payload["state_dict"])
     model.to(device).eval()
     return model, {k: v for k, v in payload.items() if k != "state_dict"}

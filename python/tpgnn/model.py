@@ -48,8 +48,10 @@ class ModelConfig:
         Each TopK pooling gates its kept nodes by ``tanh(score * e^a)`` with a learnable ``a``
         (:class:`GateTemperature`, 0 at start) instead of ``tanh(score)``. PyG divides the
         score by its weight's norm, so without ``a`` only the scale of the node features sets
-        how hard the gate saturates. Tried on four seeds (README); the shipped model is
-        without.
+        how hard the gate saturates. On by default: five seeds with it spread 0.021 in
+        validation pairwise accuracy, four without it 0.053, and the shipped model uses it
+        (README). Checkpoints written before the option existed load with it off
+        (:meth:`from_dict`).
     """
 
     num_node_types: int
@@ -63,10 +65,21 @@ class ModelConfig:
     dropout: float = 0.0
     layer_norm: bool = False
     residual: bool = False
-    gate_temperature: bool = False
+    gate_temperature: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, stored: dict) -> ModelConfig:
+        """A config as a checkpoint stored it. An option added since the checkpoint was
+        written takes the value that checkpoint was trained with (:data:`ADDED_OPTIONS`)."""
+        return cls(**{**ADDED_OPTIONS, **stored})
+
+
+ADDED_OPTIONS = {"gate_temperature": False}
+"""Options added to :class:`ModelConfig` after checkpoints were shipped, with the value those
+checkpoints were trained with (the option's absence)."""
 
 
 class GateTemperature(nn.Module):

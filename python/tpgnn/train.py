@@ -375,8 +375,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="LayerNorm before each ReLU of the message passing (ModelConfig)")
     p.add_argument("--residual", action="store_true",
                    help="add each message-passing level to its input (ModelConfig)")
-    p.add_argument("--gate-temperature", action="store_true",
-                   help="learn a temperature for each TopK pooling gate (ModelConfig)")
+    p.add_argument("--gate-temperature", action=argparse.BooleanOptionalAction,
+                   default=ModelConfig(1, 1).gate_temperature,
+                   help="learn a temperature for each TopK pooling gate (ModelConfig; on by "
+                        "default, as in the shipped model)")
     p.add_argument("--no-fasttext", action="store_true",
                    help="plain learned type embedding (the ablation)")
     p.add_argument("--type-vectors", metavar="PATH",

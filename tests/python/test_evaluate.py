@@ -7,8 +7,16 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
-from tpgnn.baselines import fit_mlp, fit_xgb, load_store_features, predict_mlp, predict_xgb
+from tpgnn.baselines import (
+    MLPConfig,
+    fit_mlp,
+    fit_xgb,
+    load_store_features,
+    predict_mlp,
+    predict_xgb,
+)
 from tpgnn.dataset import load_graph_set
 
 
@@ -34,6 +42,26 @@ def test_baselines_fit_and_predict(features, data):
     for scores in (predict_xgb(xgb, features), predict_mlp(mlp, features)):
         assert scores.shape == (len(data),) and scores.dtype == np.float64
         assert np.isfinite(scores).all()
+
+
+def test_the_mlp_trains_the_same_whatever_the_caller_s_thread_count():
+    # 512 programs of 80 stores make a batch large enough that torch splits its sums by
+    # thread; before the MLP trained on one thread, one and two threads gave other weights.
+    rng = np.random.default_rng(0)
+    features = [rng.random((80, 164), dtype=np.float32) for _ in range(1024)]
+    labels, tasks = rng.random(1024).astype(np.float32), np.repeat(np.arange(32), 32)
+    threads = torch.get_num_threads()
+    weights = []
+    try:
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            model = fit_mlp(features, labels, tasks, MLPConfig(epochs=1))
+            assert torch.get_num_threads() == count  # restored
+            weights.append(model.state_dict())
+    finally:
+        torch.set_num_threads(threads)
+    for name, value in weights[0].items():
+        assert torch.equal(value, weights[1][name]), name
 
 
 @pytest.mark.slow
