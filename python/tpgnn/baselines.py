@@ -156,6 +156,7 @@ def one_torch_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+@one_torch_thread()
 def fit_mlp(
     features: Sequence[np.ndarray], labels: np.ndarray, task_index: np.ndarray,
     config: MLPConfig = MLPConfig(),
@@ -167,14 +168,6 @@ def fit_mlp(
     programs one and two threads trained other weights. One thread is also the faster here
     beside other work (17 s for 30 epochs; two threads beside a training run took minutes).
     """
-    with one_torch_thread():
-        return _fit_mlp(features, labels, task_index, config)
-
-
-def _fit_mlp(
-    features: Sequence[np.ndarray], labels: np.ndarray, task_index: np.ndarray,
-    config: MLPConfig,
-) -> SegmentSumMLP:
     from .losses import loss_function
 
     torch.manual_seed(config.seed)
