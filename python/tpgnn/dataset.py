@@ -125,22 +125,12 @@ def measured_candidates(shard_dir: str) -> Iterator[tuple[Any, Any, str | None]]
         ``candidate`` is a ``MeasureCandidate`` (trace replayed on the workload, postprocessors
         included), or ``None`` with ``error`` saying why the record could not be rebuilt.
     """
-    from tvm.s_tir import meta_schedule as ms
-
     from .collect.loader import load_shard
 
     shard = load_shard(shard_dir, on_error="skip")
-    workloads: dict[int, Any] = {}
     for s in shard.samples:
         try:
-            if s.workload not in workloads:
-                workloads[s.workload] = ms.database.Workload.from_json(
-                    list(shard.workloads[s.workload])
-                )
-            record = ms.database.TuningRecord.from_json(
-                [s.trace, s.run_secs, s.target, s.args_info], workloads[s.workload]
-            )
-            yield s, record.as_measure_candidate(), None
+            yield s, shard.measure_candidate(s), None
         except Exception as err:  # noqa: BLE001 (a bad record is reported, not fatal)
             yield s, None, f"{type(err).__name__}: {err}"
 

@@ -1,6 +1,8 @@
-"""The ``collect`` subcommand: ``tpgnn collect [options]``.
+"""The ``collect`` and ``remeasure`` subcommands: ``tpgnn collect [options]``,
+``tpgnn remeasure [options]``.
 
-``register`` adds it to the project's argparse CLI; ``python -m tpgnn.collect`` runs it alone.
+``register`` adds both to the project's argparse CLI; ``python -m tpgnn.collect`` runs
+``collect`` alone.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from .config import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["COLLECTOR_STOP_SIGNALS", "config_from_args", "register", "run"]
+__all__ = ["COLLECTOR_STOP_SIGNALS", "config_from_args", "register", "run", "run_remeasure"]
 
 #: Signals that stop ``tpgnn collect`` after the batch in progress (a second one: at once).
 #: Every write is a rename, so the files are consistent whenever it stops.
@@ -106,6 +108,36 @@ def register(subparsers: Any) -> None:
     p.add_argument("--rpc-key", default=None, help="device key registered with the tracker")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+    _register_remeasure(subparsers)
+
+
+def _register_remeasure(subparsers: Any) -> None:
+    from .remeasure import NOISY_SHARE
+
+    p = subparsers.add_parser(
+        "remeasure",
+        help="time the programs of noisy collector sessions again, a whole workload at a time",
+        description="Measure again every workload that holds a program from the given "
+        "sessions (default: those with more than --noisy-share noisy samples), on this "
+        "machine, with the collector's timing settings. New timings go to each shard's "
+        "remeasurements.jsonl.gz and replace the first ones when the dataset is read; the "
+        "tuning records are not changed. Resumable: rerun to continue. Run it on a quiet "
+        "machine.",
+    )
+    p.add_argument("--data-dir", default="data", help="dataset directory (default: data)")
+    p.add_argument("--sessions", default=None,
+                   help="comma-separated session ids from the manifest (default: the noisy ones)")
+    p.add_argument("--noisy-share", type=float, default=NOISY_SHARE,
+                   help="a session is noisy when more than this share of its samples has a "
+                   "spread above 20%% (default: %(default)s)")
+    p.add_argument("--splits", default="val,test,train",
+                   help="splits to measure again, in this order (default: %(default)s)")
+    p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                   help="stop cleanly after the workload in progress once this many seconds "
+                   "have passed")
+    p.add_argument("--build-workers", type=int, default=None, help="default: every core")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_remeasure)
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -186,5 +218,33 @@ def run(args: argparse.Namespace) -> int:
         stats.seconds,
         stats.samples_per_hour,
         stats.total_successes,
+    )
+    return 0
+
+
+def run_remeasure(args: argparse.Namespace) -> int:
+    """Handler of ``tpgnn remeasure``; returns the exit code."""
+    from .remeasure import remeasure
+
+    splits = _names(args.splits)
+    bad = [s for s in splits if s not in ("train", "val", "test")]
+    if bad or not splits:
+        raise ValueError(f"--splits: {bad or 'none given'}; choose among train, val, test")
+    with stop_on_signals(COLLECTOR_STOP_SIGNALS, "the workload in progress") as stop:
+        stats = remeasure(
+            args.data_dir,
+            sessions=_names(args.sessions) if args.sessions else None,
+            splits=splits,
+            num_build_workers=args.build_workers,
+            noisy_share=args.noisy_share,
+            time_budget_s=args.time_budget,
+            stop=stop,
+            progress=not args.no_progress,
+        )
+    logger.info(
+        "stopped (%s): %d workloads, %d programs measured again (%d ok, %d failed) in %.0f s; "
+        "%d workloads left",
+        stats.stopped_by, stats.workloads, stats.programs, stats.successes, stats.failures,
+        stats.seconds, stats.pending,
     )
     return 0

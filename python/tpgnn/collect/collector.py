@@ -13,10 +13,8 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
-import sys
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -31,10 +29,11 @@ from .manifest import (
     utc_now,
     write_manifest,
 )
-from .measure import Measured, measure_batch
+from .measure import Measurer
+from .progress import progress_bar
 from .shard import SHARDS_DIR
 from .state import WorkloadState, goal, measured_traces, open_states, pick, round_robin
-from .workers import PersistentBuilder, make_runner, retire_runner, stub_gpu_intrinsics, target_of
+from .workers import stub_gpu_intrinsics, target_of
 from .workloads import Workload, gather_workloads
 
 logger = logging.getLogger(__name__)
@@ -158,10 +157,8 @@ def _collect_locked(
     for shard in {id(s.shard): s.shard for s in states}.values():
         shard.save()  # new workloads (and new uses) are on disk even if nothing is measured
     manifest = _save_manifest(config, states, manifest, session, session_info)
-    builder = runner = runner_started = None
-    timed_by_runner = 0  # programs the current local timing worker has loaded
-    programs_per_worker = config.measure.programs_per_timing_worker
-    bar = _progress(config, target_total, have)
+    measurer = None
+    bar = progress_bar(target_total, "sample", "collect", have) if config.progress else None
     search_errors = 0
     try:
         while True:
@@ -175,8 +172,8 @@ def _collect_locked(
             if picked is None:
                 break
             st, kind = picked
-            if builder is None:  # a finished dataset starts nothing
-                builder, runner_started = _start_workers(config)
+            if measurer is None:  # a finished dataset starts nothing
+                measurer = Measurer(config.measure, config.rpc, config.num_build_workers)
             t0 = time.monotonic()
             try:
                 cands = _candidates(st, kind, config, target)
@@ -199,21 +196,8 @@ def _collect_locked(
                 if st.exhausted:  # on disk too: a rerun must not search it again
                     manifest = _save_manifest(config, states, manifest, session, session_info)
                 continue
-            if runner is None:
-                runner = runner_started.result()
-            elif config.rpc is None and timed_by_runner >= programs_per_worker:
-                logger.info("replacing the timing worker after %d programs", timed_by_runner)
-                runner, timed_by_runner = _fresh_runner(runner, config), 0
-            results = measure_batch(cands, target, builder, runner)
-            if config.rpc is None and timing_worker_suspect(results, st):
-                logger.warning(
-                    "every program of a batch of %s failed in the timing worker (first: %s); "
-                    "measuring the batch again on a fresh worker",
-                    st.key, results[0].error.splitlines()[0][:200],
-                )
-                runner, timed_by_runner = _fresh_runner(runner, config), 0
-                results = measure_batch(cands, target, builder, runner)
-            timed_by_runner += len(cands)
+            only_ever_failed = st.successes == 0 and st.failures > 0
+            results = measurer.run(cands, target, only_ever_failed, f"a batch of {st.key}")
             ok = 0
             for r in results:
                 c = r.candidate
@@ -267,47 +251,11 @@ def _collect_locked(
     finally:
         if bar is not None:
             bar.close()
-        if builder is not None:
-            builder.shutdown()
-        if runner is not None:
-            retire_runner(runner)
+        if measurer is not None:
+            measurer.close()
     stats.seconds = time.monotonic() - start
     stats.total_successes = sum(s.successes for s in states)
     return stats
-
-
-def timing_worker_suspect(results: list[Measured], st: WorkloadState) -> bool:
-    """Whether a batch's failures point at the timing worker rather than at the programs.
-
-    A worker that breaks stays broken: one that had loaded some 13,000 libraries failed
-    every later load with ENOMEM (out of memory maps), and the run went on recording good
-    programs as failures. The sign is a batch in which nothing ran and something failed at run
-    time, for a workload that has run before or has never been tried; a workload that has
-    only ever failed is not retried.
-    """
-    nothing_ran = all(r.error is not None for r in results)
-    run_failed = any(r.error is not None and r.error.startswith("run: ") for r in results)
-    only_ever_failed = st.successes == 0 and st.failures > 0
-    return bool(results) and nothing_ran and run_failed and not only_ever_failed
-
-
-def _fresh_runner(runner: Any, config: CollectConfig) -> Any:
-    """Stop the local timing worker and start a new one in its place."""
-    retire_runner(runner)
-    return make_runner(config.measure)
-
-
-def _start_workers(config: CollectConfig) -> tuple[PersistentBuilder, Future]:
-    """Start the build pool and the timing worker, waiting for neither.
-
-    Each worker spends seconds importing TVM; they do it in parallel with each other and
-    with the first search, instead of one after another before the first build.
-    """
-    builder = PersistentBuilder(config.num_build_workers, config.measure.build_timeout_s)
-    starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tpgnn-runner-start")
-    runner_started = starter.submit(make_runner, config.measure, config.rpc)
-    starter.shutdown(wait=False)  # the start already submitted still runs to its end
-    return builder, runner_started
 
 
 def _save_manifest(
@@ -317,20 +265,3 @@ def _save_manifest(
     manifest = build_manifest(config, states, previous, session, session_info)
     write_manifest(config.data_dir, manifest)
     return manifest
-
-
-def _progress(config: CollectConfig, total: int, have: int) -> Any:
-    if not config.progress:
-        return None
-    from tqdm import tqdm
-
-    tty = sys.stderr.isatty()
-    return tqdm(
-        total=total,
-        initial=min(have, total),
-        unit="sample",
-        desc="collect",
-        mininterval=1.0 if tty else 30.0,
-        dynamic_ncols=tty,
-        smoothing=0.05,
-    )

@@ -3,6 +3,8 @@
 Any MetaSchedule JSON database (``database_workload.json`` + ``database_tuning_record.json``,
 plain or gzipped) loads the same way, so tuning logs from any TVM user are training data too;
 the sidecar and manifest only add what they know (error messages, splits, networks).
+A program measured again (``tpgnn remeasure``) reads back with its latest successful
+re-measurement; the tuning record, and so the ``JSONDatabase`` view, keeps the first.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import shutil
 import statistics
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from .manifest import load_manifest
 from .shard import (
     FAILURE_COST,
     RECORD_FILE,
+    REMEASURE_FILE,
     SHARDS_DIR,
     SIDECAR_FILE,
     WORKLOAD_FILE,
@@ -48,7 +51,9 @@ class Sample:
     """One measured program.
 
     ``run_secs`` holds the mean cost of every repeat (seconds); a failure stores ``[1e10]``
-    (or ``None``) and its message, when the collector wrote one, in ``error``.
+    (or ``None``) and its message, when the collector wrote one, in ``error``. For a program
+    measured again, ``run_secs`` is the latest successful re-measurement and ``remeasured``
+    its line (``session``, ``load``, ...) plus ``original_run_secs``, the tuning record's.
     """
 
     shard: str
@@ -59,6 +64,12 @@ class Sample:
     target: Any
     args_info: Any
     meta: dict[str, Any] | None = None
+    remeasured: dict[str, Any] | None = None
+
+    @property
+    def measured_by(self) -> dict[str, Any]:
+        """``session`` and ``load`` of the measurement ``run_secs`` holds (may be empty)."""
+        return self.remeasured or self.meta or {}
 
     @property
     def ok(self) -> bool:
@@ -88,12 +99,31 @@ class ShardData:
     name: str
     workloads: list[tuple[str, str]] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
+    _workload_objects: dict[int, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def workload_mod(self, index: int) -> Any:
         """Decode workload ``index`` into an IRModule (MetaSchedule's own decoder)."""
+        return self._workload(index).mod
+
+    def measure_candidate(self, sample: Sample) -> Any:
+        """A sample's program rebuilt as MetaSchedule rebuilds a record: its trace replayed
+        on the workload, postprocessors included (``ms.MeasureCandidate``)."""
         from tvm.s_tir import meta_schedule as ms
 
-        return ms.database.Workload.from_json(list(self.workloads[index])).mod
+        record = ms.database.TuningRecord.from_json(
+            [sample.trace, sample.run_secs, sample.target, sample.args_info],
+            self._workload(sample.workload),
+        )
+        return record.as_measure_candidate()
+
+    def _workload(self, index: int) -> Any:
+        from tvm.s_tir import meta_schedule as ms
+
+        if index not in self._workload_objects:
+            self._workload_objects[index] = ms.database.Workload.from_json(
+                list(self.workloads[index])
+            )
+        return self._workload_objects[index]
 
 
 def load_shard(path: str | Path, on_error: str = "raise") -> ShardData:
@@ -147,7 +177,47 @@ def load_shard(path: str | Path, on_error: str = "raise") -> ShardData:
                 meta.get(line.position),
             )
         )
+    _apply_remeasurements(data, root, on_error)
     return data
+
+
+def _apply_remeasurements(data: ShardData, root: Path, on_error: str) -> None:
+    """Give each re-measured sample its latest successful re-measurement (in file order)."""
+    path = resolve(root / REMEASURE_FILE)
+    if path is None:
+        return
+
+    position = {sample.record: i for i, sample in enumerate(data.samples)}
+
+    def check(value: Any) -> None:
+        check_remeasurement(value)
+        if value["record"] not in position:
+            raise ValueError(f"record {value['record']} is not in {RECORD_FILE}")
+
+    latest: dict[int, dict[str, Any]] = {}
+    for line in iter_json_lines(path, on_error, validate=check):
+        secs = line.value.get("run_secs")
+        if secs and min(secs) < FAILURE_COST:
+            latest[line.value["record"]] = line.value
+    for record, line in latest.items():
+        index = position[record]
+        sample = data.samples[index]
+        data.samples[index] = replace(
+            sample,
+            run_secs=[float(x) for x in line["run_secs"]],
+            remeasured={**line, "original_run_secs": sample.run_secs},
+        )
+
+
+def check_remeasurement(value: Any) -> None:
+    """ValueError unless ``value`` is a re-measurement line: an integer ``record`` and
+    ``run_secs``, a non-empty list of numbers or null."""
+    _check_meta(value)
+    secs = value.get("run_secs")
+    if secs is not None and not (
+        isinstance(secs, list) and secs and all(isinstance(x, int | float) for x in secs)
+    ):
+        raise ValueError("run_secs must be a non-empty list of numbers or null")
 
 
 def _check_meta(value: Any) -> None:

@@ -14,6 +14,11 @@ A shard is a directory ``<data_dir>/shards/<name>/`` holding
     (``random`` / ``evolutionary``), ``error`` (the builder or runner message, or null),
     ``session`` (a key of the manifest's ``sessions``), ``load`` (the machine's 1-minute
     load average when the batch was timed; absent in the earliest records).
+``remeasurements.jsonl.gz`` (only once ``tpgnn remeasure`` has run on the shard)
+    One line per program measured again: ``record`` (the tuning record's index),
+    ``run_secs`` (the new repeats; ``null`` for a failure), ``error``, ``session``, ``load``.
+    The tuning records keep the first measurement; readers take a program's latest
+    successful re-measurement instead (:mod:`tpgnn.collect.remeasure`).
 
 Both database files are exactly what ``ms.database.JSONDatabase`` writes, gzipped;
 :func:`tpgnn.collect.loader.open_json_database` opens a shard as a ``JSONDatabase``.
@@ -37,6 +42,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "FAILURE_COST",
     "RECORD_FILE",
+    "REMEASURE_FILE",
     "SHARDS_DIR",
     "SIDECAR_FILE",
     "WORKLOAD_FILE",
@@ -48,6 +54,7 @@ __all__ = [
 WORKLOAD_FILE = "database_workload.json.gz"
 RECORD_FILE = "database_tuning_record.json.gz"
 SIDECAR_FILE = "measurements.jsonl.gz"
+REMEASURE_FILE = "remeasurements.jsonl.gz"
 SHARDS_DIR = "shards"
 """Shards live in ``<data_dir>/shards/<name>/``."""
 FAILURE_COST = 1e10

@@ -74,7 +74,8 @@ def test_timing_worker_is_replaced_and_the_fresh_one_measures(tmp_path, caplog):
     from tpgnn.collect.config import MeasureConfig
 
     measure = MeasureConfig(number=1, repeat=3, min_repeat_ms=1, programs_per_timing_worker=4)
-    with caplog.at_level(logging.INFO, logger="tpgnn.collect.collector"):
+    with caplog.at_level(logging.INFO, logger="tpgnn.collect.collector"), \
+            caplog.at_level(logging.INFO, logger="tpgnn.collect.measure"):
         config = small_config(tmp_path, samples_per_workload=14, measure=measure)
         stats = collect(config, [matmul_workload()])
     messages = [r.getMessage() for r in caplog.records]
@@ -87,22 +88,17 @@ def test_timing_worker_is_replaced_and_the_fresh_one_measures(tmp_path, caplog):
 
 
 def test_timing_worker_is_suspected_only_when_nothing_ran():
-    from tpgnn.collect.collector import timing_worker_suspect
-    from tpgnn.collect.measure import Measured
-    from tpgnn.collect.state import WorkloadState
+    from tpgnn.collect.measure import Measured, timing_worker_suspect
 
     def batch(*errors):
         return [Measured(None, [1e-3] if e is None else None, e) for e in errors]
 
-    ran_before = WorkloadState(None, None, 0, "train", False, successes=5, failures=1)
-    untried = WorkloadState(None, None, 0, "train", False)
-    never_ran = WorkloadState(None, None, 0, "train", False, failures=12)
-    assert timing_worker_suspect(batch("run: ENOMEM", "run: ENOMEM"), ran_before)
-    assert timing_worker_suspect(batch("build: x", "run: ENOMEM"), untried)
-    assert not timing_worker_suspect(batch("run: ENOMEM", "run: ENOMEM"), never_ran)
-    assert not timing_worker_suspect(batch("run: ENOMEM", None), ran_before)
-    assert not timing_worker_suspect(batch("build: x", "build: y"), ran_before)
-    assert not timing_worker_suspect([], ran_before)
+    assert timing_worker_suspect(batch("run: ENOMEM", "run: ENOMEM"))
+    assert timing_worker_suspect(batch("build: x", "run: ENOMEM"))
+    assert not timing_worker_suspect(batch("run: ENOMEM", "run: ENOMEM"), only_ever_failed=True)
+    assert not timing_worker_suspect(batch("run: ENOMEM", None))
+    assert not timing_worker_suspect(batch("build: x", "build: y"))
+    assert not timing_worker_suspect([])
 
 
 @pytest.mark.slow
@@ -113,7 +109,7 @@ def test_a_batch_that_a_broken_timing_worker_failed_is_measured_again(
     # (dlopen) any program, as a worker out of memory maps could not map one.
     import resource
 
-    from tpgnn.collect import collector as collector_module
+    from tpgnn.collect import measure as measure_module
 
     made = []
 
@@ -125,9 +121,9 @@ def test_a_batch_that_a_broken_timing_worker_failed_is_measured_again(
         made.append(runner)
         return runner
 
-    real_make_runner = collector_module.make_runner
-    monkeypatch.setattr(collector_module, "make_runner", make_runner)
-    with caplog.at_level(logging.WARNING, logger="tpgnn.collect.collector"):
+    real_make_runner = measure_module.make_runner
+    monkeypatch.setattr(measure_module, "make_runner", make_runner)
+    with caplog.at_level(logging.WARNING, logger="tpgnn.collect.measure"):
         stats = collect(small_config(tmp_path, samples_per_workload=4), [matmul_workload()])
     messages = [r.getMessage() for r in caplog.records]
     retried = [m for m in messages if "measuring the batch again" in m]

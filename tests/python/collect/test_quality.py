@@ -55,3 +55,27 @@ def test_sample_spreads_follow_the_keys(collected):
     spreads = sample_spreads(data_dir, keys)
     assert spreads[:-1] == pytest.approx([s.spread for s in reversed(samples)], nan_ok=True)
     assert math.isnan(spreads[-1])
+
+
+def test_remeasure_shift_and_order_compare_first_and_new_timings():
+    from tpgnn.collect.quality import format_order, format_shifts, remeasure_order, remeasure_shifts
+
+    def remeasured(workload, first, new):
+        return Sample("s", workload, 0, None, [new] * 3, None, None, {"session": "a"},
+                      {"session": "r", "original_run_secs": [first] * 3})
+
+    samples = [
+        remeasured(0, 1.0, 0.5), remeasured(0, 2.0, 1.0), remeasured(0, 3.0, 1.2),  # order kept
+        remeasured(1, 1.0, 0.9), remeasured(1, 2.0, 0.8),  # the fastest program changed
+        remeasured(2, 1.0, 1.0),  # alone in its task: no pairs
+        remeasured(3, 1e10, 1.0),  # failed at first: no ratio
+        _sample([1.0, 1.0, 1.0], "b"),  # never re-measured
+    ]
+    (shift,) = remeasure_shifts(samples)
+    assert (shift.session, shift.samples) == ("a", 6) and shift.quartiles[1] == pytest.approx(0.5)
+    (order,) = remeasure_order(samples)
+    assert (order.shard, order.tasks, order.pairs, order.best_changed) == ("s", 2, 4, 1)
+    assert order.pairs_kept == pytest.approx(0.75)
+    assert order.worst_first_best == pytest.approx(0.9 / 0.8)
+    assert "0.750" in format_order([order]) and "0.500" in format_shifts([shift])
+    assert remeasure_shifts(samples[-1:]) == [] and remeasure_order(samples[-1:]) == []
