@@ -59,12 +59,16 @@ class RemeasureStats:
     """What one :func:`remeasure` call did; ``pending`` workloads remain for a later run."""
 
     workloads: int = 0
-    programs: int = 0
     successes: int = 0
     failures: int = 0
     pending: int = 0
     seconds: float = 0.0
     stopped_by: str = "done"
+
+    @property
+    def programs(self) -> int:
+        """Programs measured again, successfully or not."""
+        return self.successes + self.failures
 
 
 def first_measurement(sample: Sample) -> Sample:
@@ -225,7 +229,6 @@ def _remeasure_locked(
             ok = sum(line["run_secs"] is not None for line in lines)
             stats.workloads += 1
             stats.pending -= 1
-            stats.programs += len(lines)
             stats.successes += ok
             stats.failures += len(lines) - ok
             session_info["records_remeasured"] = stats.programs
