@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch_geometric.data import Batch
 from torch_geometric.nn import TopKPooling, global_max_pool, global_mean_pool
@@ -52,6 +53,13 @@ class ModelConfig:
         validation pairwise accuracy, four without it 0.053, and the shipped model uses it
         (README). Checkpoints written before the option existed load with it off
         (:meth:`from_dict`).
+    negative_slope
+        Slope of every activation below zero: 0 is ReLU (the default, and every shipped
+        model's), a small positive value leaky ReLU, which keeps a gradient for a unit that
+        never fires. In the seed that validated worst on the re-measured labels, 56% of the
+        second convolution's units never fired on 1,024 validation programs. At 0.01, four
+        seeds spread 0.028 in validation pairwise accuracy instead of 0.071, at a lower mean
+        and best seed (README), so ReLU stays the default.
     """
 
     num_node_types: int
@@ -66,6 +74,7 @@ class ModelConfig:
     layer_norm: bool = False
     residual: bool = False
     gate_temperature: bool = True
+    negative_slope: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,7 +86,7 @@ class ModelConfig:
         return cls(**{**ADDED_OPTIONS, **stored})
 
 
-ADDED_OPTIONS = {"gate_temperature": False}
+ADDED_OPTIONS = {"gate_temperature": False, "negative_slope": 0.0}
 """Options added to :class:`ModelConfig` after checkpoints were shipped, with the value those
 checkpoints were trained with (the option's absence)."""
 
@@ -101,11 +110,12 @@ class TPGNN(nn.Module):
 
     Per node, :math:`h^0 = \mathrm{ReLU}(W [E_{type} \,\|\, (x - \mu) / \sigma])`, then for each
     level :math:`l`: :math:`h^l = \mathrm{ReLU}(\mathrm{conv}(h^{l-1}))`, an edge-type-aware
-    convolution (:class:`TypedGraphConv`; with ``layer_norm`` a LayerNorm before each ReLU,
-    with ``residual`` :math:`h^{l-1}` added to each level), TopK pooling keeps ``pool_ratio``
-    of the nodes (gated by ``tanh`` of their score, with ``gate_temperature`` of a learned
-    multiple of it), and the readout :math:`r^l = [\max_v h^l_v \,\|\, \mathrm{mean}_v h^l_v]`
-    is summed over levels. An MLP maps :math:`\sum_l r^l` to one score per graph.
+    convolution (:class:`TypedGraphConv`; every ReLU leaky with ``negative_slope``; with
+    ``layer_norm`` a LayerNorm before each ReLU, with ``residual`` :math:`h^{l-1}` added to
+    each level), TopK pooling keeps ``pool_ratio`` of the nodes (gated by ``tanh`` of their
+    score, with ``gate_temperature`` of a learned multiple of it), and the readout
+    :math:`r^l = [\max_v h^l_v \,\|\, \mathrm{mean}_v h^l_v]` is summed over levels. An MLP
+    maps :math:`\sum_l r^l` to one score per graph.
 
     The feature normalisation statistics are buffers, so a checkpoint carries the training
     split's statistics with the weights.
@@ -142,7 +152,7 @@ class TPGNN(nn.Module):
         )
         self.head = nn.Sequential(
             nn.Linear(2 * c.hidden_dim, c.head_hidden_dim),
-            nn.ReLU(),
+            nn.LeakyReLU(c.negative_slope) if c.negative_slope else nn.ReLU(),
             nn.Dropout(c.dropout),
             nn.Linear(c.head_hidden_dim, 1),
         )
@@ -197,12 +207,12 @@ class TPGNN(nn.Module):
         """
         x = (batch.x - self.feature_mean) / self.feature_std
         h = torch.cat([self.type_embedding(batch.node_type), x], dim=-1)
-        h = torch.relu(self.input_norm(self.input(h)))
+        h = self._activation(self.input_norm(self.input(h)))
         edge_index, edge_type, index = batch.edge_index, batch.edge_type, batch.batch
         num_graphs = batch.num_graphs
         readout = h.new_zeros(num_graphs, 2 * self.config.hidden_dim)
         for conv, norm, pool in zip(self.convs, self.norms, self.pools, strict=True):
-            update = torch.relu(norm(conv(h, edge_index, edge_type)))
+            update = self._activation(norm(conv(h, edge_index, edge_type)))
             h = h + update if self.config.residual else update
             h, edge_index, edge_type, index, _, _ = pool(h, edge_index, edge_type, index)
             readout = readout + torch.cat(
@@ -210,6 +220,10 @@ class TPGNN(nn.Module):
                 dim=-1,
             )
         return readout
+
+    def _activation(self, x: torch.Tensor) -> torch.Tensor:
+        slope = self.config.negative_slope
+        return F.leaky_relu(x, slope) if slope else torch.relu(x)
 
     def __repr__(self) -> str:
         c = self.config

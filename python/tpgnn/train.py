@@ -322,6 +322,7 @@ def run(args: argparse.Namespace) -> int:
         layer_norm=args.layer_norm,
         residual=args.residual,
         gate_temperature=args.gate_temperature,
+        negative_slope=args.negative_slope,
     )
     logger.info("train config: %s", asdict(config))
     logger.info("model config: %s", model_config.to_dict())
@@ -379,6 +380,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    default=ModelConfig(1, 1).gate_temperature,
                    help="learn a temperature for each TopK pooling gate (ModelConfig; on by "
                         "default, as in the shipped model)")
+    p.add_argument("--negative-slope", type=float, default=ModelConfig(1, 1).negative_slope,
+                   help="slope of the activations below zero: 0 is ReLU, e.g. 0.01 leaky ReLU "
+                        "(ModelConfig)")
     p.add_argument("--no-fasttext", action="store_true",
                    help="plain learned type embedding (the ablation)")
     p.add_argument("--type-vectors", metavar="PATH",

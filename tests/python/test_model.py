@@ -45,11 +45,11 @@ def test_the_score_is_the_head_of_the_embedding(scheduled_programs):
         torch.testing.assert_close(model.head(embedding).squeeze(-1), model(batch))
 
 
-NORMALISATIONS = [{}, {"layer_norm": True}, {"layer_norm": True, "residual": True},
-                  {"gate_temperature": False}]
+VARIANTS = [{}, {"layer_norm": True}, {"layer_norm": True, "residual": True},
+            {"gate_temperature": False}, {"negative_slope": 0.01}]
 
 
-@pytest.mark.parametrize("options", NORMALISATIONS)
+@pytest.mark.parametrize("options", VARIANTS)
 def test_scores_real_program_graphs(scheduled_programs, options):
     graphs = [tpgnn.extract_graph(m) for m in scheduled_programs["conv2d"]]
     scores = TPGNN(_config(**options))(tpgnn.batch_graphs(graphs))
@@ -57,7 +57,7 @@ def test_scores_real_program_graphs(scheduled_programs, options):
     assert len(set(scores.tolist())) > 1
 
 
-@pytest.mark.parametrize("options", NORMALISATIONS)
+@pytest.mark.parametrize("options", VARIANTS)
 def test_a_graph_scores_the_same_alone_and_in_a_batch(scheduled_programs, options):
     torch.manual_seed(0)
     model = TPGNN(_config(**options)).eval()
@@ -128,3 +128,25 @@ def test_gate_temperature_starts_as_the_plain_gate_and_is_learned(scheduled_prog
     assert not torch.allclose(gated(graphs), scores)
     gated.reset_parameters()
     assert float(gated.pools[0].select.act.log_scale.detach()) == 0.0
+
+
+def test_a_negative_slope_lets_a_unit_that_never_fires_learn(scheduled_programs):
+    """A convolution unit driven below zero for every node gets no gradient under ReLU and so
+    stays dead; leaky ReLU passes it one. Zero slope is exactly the ReLU model (same keys, same
+    scores), so checkpoints made before the option score as they did."""
+    graphs = tpgnn.batch_graphs([tpgnn.extract_graph(m) for m in scheduled_programs["conv2d"]])
+    grads = {}
+    for slope in (0.0, 0.01):
+        torch.manual_seed(0)
+        model = TPGNN(_config(negative_slope=slope))
+        with torch.no_grad():
+            model.convs[1].root.bias[0] = -1e4  # unit 0 of the second level never fires
+        model(graphs).sum().backward()
+        grads[slope] = model.convs[1].root.weight.grad[0].abs().sum().item()
+    assert grads[0.0] == 0.0 and grads[0.01] > 0.0
+    torch.manual_seed(0)
+    leaky = TPGNN(_config(negative_slope=0.0))
+    torch.manual_seed(0)
+    relu = TPGNN(_config())
+    assert set(leaky.state_dict()) == set(relu.state_dict())
+    assert torch.equal(leaky(graphs), relu(graphs))
