@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch_geometric.data import Batch
 from torch_geometric.nn import TopKPooling, global_max_pool, global_mean_pool
@@ -137,6 +136,8 @@ class TPGNN(nn.Module):
         self.register_buffer("feature_std", torch.ones(c.num_node_features))
         self.input = nn.Linear(c.type_embedding_dim + c.num_node_features, c.hidden_dim)
         self.input_norm = nn.LayerNorm(c.hidden_dim) if c.layer_norm else nn.Identity()
+        # One activation everywhere; no parameters, so the state dict's keys stay the same.
+        self.activation = nn.LeakyReLU(c.negative_slope) if c.negative_slope else nn.ReLU()
         self.convs = nn.ModuleList(
             TypedGraphConv(c.hidden_dim, c.hidden_dim, c.num_edge_types)
             for _ in range(c.num_layers)
@@ -152,7 +153,7 @@ class TPGNN(nn.Module):
         )
         self.head = nn.Sequential(
             nn.Linear(2 * c.hidden_dim, c.head_hidden_dim),
-            nn.LeakyReLU(c.negative_slope) if c.negative_slope else nn.ReLU(),
+            self.activation,
             nn.Dropout(c.dropout),
             nn.Linear(c.head_hidden_dim, 1),
         )
@@ -207,12 +208,12 @@ class TPGNN(nn.Module):
         """
         x = (batch.x - self.feature_mean) / self.feature_std
         h = torch.cat([self.type_embedding(batch.node_type), x], dim=-1)
-        h = self._activation(self.input_norm(self.input(h)))
+        h = self.activation(self.input_norm(self.input(h)))
         edge_index, edge_type, index = batch.edge_index, batch.edge_type, batch.batch
         num_graphs = batch.num_graphs
         readout = h.new_zeros(num_graphs, 2 * self.config.hidden_dim)
         for conv, norm, pool in zip(self.convs, self.norms, self.pools, strict=True):
-            update = self._activation(norm(conv(h, edge_index, edge_type)))
+            update = self.activation(norm(conv(h, edge_index, edge_type)))
             h = h + update if self.config.residual else update
             h, edge_index, edge_type, index, _, _ = pool(h, edge_index, edge_type, index)
             readout = readout + torch.cat(
@@ -220,10 +221,6 @@ class TPGNN(nn.Module):
                 dim=-1,
             )
         return readout
-
-    def _activation(self, x: torch.Tensor) -> torch.Tensor:
-        slope = self.config.negative_slope
-        return F.leaky_relu(x, slope) if slope else torch.relu(x)
 
     def __repr__(self) -> str:
         c = self.config
