@@ -7,14 +7,14 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 from torch_geometric.data import Batch
-from torch_geometric.nn import TopKPooling, global_max_pool, global_mean_pool
+from torch_geometric.nn import TopKPooling, global_add_pool, global_max_pool, global_mean_pool
 
 from .typed_graph_conv import TypedGraphConv
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Hyper-parameters of :class:`TPGNN`; stored with every checkpoint.
+    r"""Hyper-parameters of :class:`TPGNN`; stored with every checkpoint.
 
     Attributes
     ----------
@@ -59,6 +59,15 @@ class ModelConfig:
         second convolution's units never fired on 1,024 validation programs. At 0.01, four
         seeds spread 0.028 in validation pairwise accuracy instead of 0.071, at a lower mean
         and best seed (README), so ReLU stays the default.
+    cost_readout
+        Channels of a log-sum-exp readout beside max and mean (0, the default and every
+        shipped model's, leaves it out). At each level a linear map gives every node ``K``
+        values before pooling, and each graph reads out :math:`\log \sum_v e^{u_v}` per channel.
+        A program's run time is a sum over its statements of what each costs, which max and
+        mean cannot express; if ``u_v`` is the log of what node ``v`` costs, the readout is the
+        log of the sum. Nodes the map drives far below the others drop out of the sum, so it
+        reads all nodes of a level without the few informative ones drowning in the rest
+        (a mean over all nodes did: a TopK ratio of 1 did not learn, README).
     """
 
     num_node_types: int
@@ -74,6 +83,7 @@ class ModelConfig:
     residual: bool = False
     gate_temperature: bool = True
     negative_slope: float = 0.0
+    cost_readout: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -85,7 +95,7 @@ class ModelConfig:
         return cls(**{**ADDED_OPTIONS, **stored})
 
 
-ADDED_OPTIONS = {"gate_temperature": False, "negative_slope": 0.0}
+ADDED_OPTIONS = {"gate_temperature": False, "negative_slope": 0.0, "cost_readout": 0}
 """Options added to :class:`ModelConfig` after checkpoints were shipped, with the value those
 checkpoints were trained with (the option's absence)."""
 
@@ -104,6 +114,17 @@ class GateTemperature(nn.Module):
         return torch.tanh(score * self.log_scale.exp())
 
 
+def global_logsumexp_pool(u: torch.Tensor, index: torch.Tensor, num_graphs: int) -> torch.Tensor:
+    r"""``[num_graphs, K]``: :math:`\log \sum_{v \in g} e^{u_v}` per graph ``g`` and channel.
+
+    Each graph's maximum is taken out before the exponential (and detached: it cancels in the
+    value and in the gradient), so large values do not overflow.
+    """
+    peak = global_max_pool(u, index, num_graphs).detach()
+    summed = global_add_pool((u - peak[index]).exp(), index, num_graphs)
+    return summed.log() + peak
+
+
 class TPGNN(nn.Module):
     r"""Scores program graphs; higher means faster.
 
@@ -113,8 +134,9 @@ class TPGNN(nn.Module):
     ``layer_norm`` a LayerNorm before each ReLU, with ``residual`` :math:`h^{l-1}` added to
     each level), TopK pooling keeps ``pool_ratio`` of the nodes (gated by ``tanh`` of their
     score, with ``gate_temperature`` of a learned multiple of it), and the readout
-    :math:`r^l = [\max_v h^l_v \,\|\, \mathrm{mean}_v h^l_v]` is summed over levels. An MLP
-    maps :math:`\sum_l r^l` to one score per graph.
+    :math:`r^l = [\max_v h^l_v \,\|\, \mathrm{mean}_v h^l_v]` (with ``cost_readout``
+    :math:`\|\, \log \sum_v e^{C^l h_v}` over the level's nodes before pooling) is summed over
+    levels. An MLP maps :math:`\sum_l r^l` to one score per graph.
 
     The feature normalisation statistics are buffers, so a checkpoint carries the training
     split's statistics with the weights.
@@ -151,8 +173,12 @@ class TPGNN(nn.Module):
                         nonlinearity=GateTemperature() if c.gate_temperature else "tanh")
             for _ in range(c.num_layers)
         )
+        cost_levels = c.num_layers if c.cost_readout else 0
+        self.costs = nn.ModuleList(
+            nn.Linear(c.hidden_dim, c.cost_readout) for _ in range(cost_levels)
+        )
         self.head = nn.Sequential(
-            nn.Linear(2 * c.hidden_dim, c.head_hidden_dim),
+            nn.Linear(self.readout_dim, c.head_hidden_dim),
             self.activation,
             nn.Dropout(c.dropout),
             nn.Linear(c.head_hidden_dim, 1),
@@ -177,12 +203,19 @@ class TPGNN(nn.Module):
         for conv, pool in zip(self.convs, self.pools, strict=True):
             conv.reset_parameters()
             pool.reset_parameters()
+        for cost in self.costs:
+            cost.reset_parameters()
         for gate in self.modules():
             if isinstance(gate, GateTemperature):
                 gate.reset_parameters()
         for layer in self.head:
             if isinstance(layer, nn.Linear):
                 layer.reset_parameters()
+
+    @property
+    def readout_dim(self) -> int:
+        """Width of :meth:`embed`'s readout, which the head reads."""
+        return 2 * self.config.hidden_dim + self.config.cost_readout
 
     def set_feature_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         """Store the z-score statistics (from the training split only)."""
@@ -201,7 +234,7 @@ class TPGNN(nn.Module):
         return self.head(self.embed(batch)).squeeze(-1)
 
     def embed(self, batch: Batch) -> torch.Tensor:
-        """The pooled readout the head scores: float32 ``[num_graphs, 2 * hidden_dim]``.
+        """The pooled readout the head scores: float32 ``[num_graphs, readout_dim]``.
 
         Separate from :meth:`forward` so a tuning run can cache the embeddings of the
         programs it has measured and refit only the head on them.
@@ -211,15 +244,16 @@ class TPGNN(nn.Module):
         h = self.activation(self.input_norm(self.input(h)))
         edge_index, edge_type, index = batch.edge_index, batch.edge_type, batch.batch
         num_graphs = batch.num_graphs
-        readout = h.new_zeros(num_graphs, 2 * self.config.hidden_dim)
-        for conv, norm, pool in zip(self.convs, self.norms, self.pools, strict=True):
+        readout = h.new_zeros(num_graphs, self.readout_dim)
+        costs = self.costs if self.config.cost_readout else [None] * len(self.convs)
+        for conv, norm, pool, cost in zip(self.convs, self.norms, self.pools, costs, strict=True):
             update = self.activation(norm(conv(h, edge_index, edge_type)))
             h = h + update if self.config.residual else update
+            parts = [] if cost is None else [global_logsumexp_pool(cost(h), index, num_graphs)]
             h, edge_index, edge_type, index, _, _ = pool(h, edge_index, edge_type, index)
-            readout = readout + torch.cat(
-                [global_max_pool(h, index, num_graphs), global_mean_pool(h, index, num_graphs)],
-                dim=-1,
-            )
+            parts = [global_max_pool(h, index, num_graphs),
+                     global_mean_pool(h, index, num_graphs), *parts]
+            readout = readout + torch.cat(parts, dim=-1)
         return readout
 
     def __repr__(self) -> str:
@@ -228,5 +262,5 @@ class TPGNN(nn.Module):
             f"{self.__class__.__name__}(types={c.num_node_types}x{c.type_embedding_dim}, "
             f"features={c.num_node_features}, hidden={c.hidden_dim}, layers={c.num_layers}, "
             f"edge_types={c.num_edge_types}, pool_ratio={c.pool_ratio}, "
-            f"layer_norm={c.layer_norm}, residual={c.residual})"
+            f"layer_norm={c.layer_norm}, residual={c.residual}, cost_readout={c.cost_readout})"
         )

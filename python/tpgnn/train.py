@@ -323,6 +323,7 @@ def run(args: argparse.Namespace) -> int:
         residual=args.residual,
         gate_temperature=args.gate_temperature,
         negative_slope=args.negative_slope,
+        cost_readout=args.cost_readout,
     )
     logger.info("train config: %s", asdict(config))
     logger.info("model config: %s", model_config.to_dict())
@@ -383,6 +384,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--negative-slope", type=float, default=ModelConfig(1, 1).negative_slope,
                    help="slope of the activations below zero: 0 is ReLU, e.g. 0.01 leaky ReLU "
                         "(ModelConfig)")
+    p.add_argument("--cost-readout", type=int, default=ModelConfig(1, 1).cost_readout,
+                   metavar="K", help="channels of a log-sum-exp readout beside max and mean, "
+                                     "0 for none (ModelConfig)")
     p.add_argument("--no-fasttext", action="store_true",
                    help="plain learned type embedding (the ablation)")
     p.add_argument("--type-vectors", metavar="PATH",

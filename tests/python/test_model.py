@@ -8,7 +8,7 @@ from torch_geometric.data import Batch, Data
 
 import tpgnn
 from tpgnn.graph import edge_type_names, node_feature_names, node_type_vocabulary
-from tpgnn.model import TPGNN, ModelConfig
+from tpgnn.model import TPGNN, ModelConfig, global_logsumexp_pool
 
 
 def _config(**kw) -> ModelConfig:
@@ -25,7 +25,8 @@ def _four_node_graph() -> Data:
 def test_repr():
     assert repr(TPGNN(_config())) == (
         f"TPGNN(types={len(node_type_vocabulary())}x32, features={len(node_feature_names())}, "
-        "hidden=64, layers=3, edge_types=3, pool_ratio=0.5, layer_norm=False, residual=False)"
+        "hidden=64, layers=3, edge_types=3, pool_ratio=0.5, layer_norm=False, residual=False, "
+        "cost_readout=0)"
     )
 
 
@@ -46,7 +47,7 @@ def test_the_score_is_the_head_of_the_embedding(scheduled_programs):
 
 
 VARIANTS = [{}, {"layer_norm": True}, {"layer_norm": True, "residual": True},
-            {"gate_temperature": False}, {"negative_slope": 0.01}]
+            {"gate_temperature": False}, {"negative_slope": 0.01}, {"cost_readout": 4}]
 
 
 @pytest.mark.parametrize("options", VARIANTS)
@@ -144,9 +145,34 @@ def test_a_negative_slope_lets_a_unit_that_never_fires_learn(scheduled_programs)
         model(graphs).sum().backward()
         grads[slope] = model.convs[1].root.weight.grad[0].abs().sum().item()
     assert grads[0.0] == 0.0 and grads[0.01] > 0.0
+    stored = {k: v for k, v in _config().to_dict().items() if k != "negative_slope"}
+    old = TPGNN(ModelConfig.from_dict(stored))  # a checkpoint from before the option
+    assert isinstance(old.activation, torch.nn.ReLU)
     torch.manual_seed(0)
-    leaky = TPGNN(_config(negative_slope=0.0))
+    leaky = TPGNN(_config(negative_slope=0.5))
+    old.load_state_dict(leaky.state_dict())  # the same keys
+    assert not torch.allclose(old(graphs), leaky(graphs))
+
+
+def test_logsumexp_pool_is_the_log_of_a_sum_per_graph():
+    u = torch.tensor([[1.0, -2.0], [3.0, 500.0], [0.5, 0.0], [-1.0, 1.0]], requires_grad=True)
+    index = torch.tensor([0, 0, 1, 1])
+    pooled = global_logsumexp_pool(u, index, 2)
+    expected = torch.stack([torch.logsumexp(u[:2], 0), torch.logsumexp(u[2:], 0)])
+    torch.testing.assert_close(pooled, expected)
+    assert bool(torch.isfinite(pooled).all())  # 500 would overflow a plain exp
+    pooled.sum().backward()
+    torch.testing.assert_close(u.grad[:2], torch.softmax(u[:2].detach(), 0))
+
+
+def test_the_cost_readout_widens_the_embedding_and_old_checkpoints_lack_it(scheduled_programs):
     torch.manual_seed(0)
-    relu = TPGNN(_config())
-    assert set(leaky.state_dict()) == set(relu.state_dict())
-    assert torch.equal(leaky(graphs), relu(graphs))
+    model = TPGNN(_config(hidden_dim=16, cost_readout=4)).eval()
+    batch = tpgnn.batch_graphs([tpgnn.extract_graph(m) for m in scheduled_programs["conv2d"]])
+    with torch.no_grad():
+        assert model.embed(batch).shape == (batch.num_graphs, 2 * 16 + 4)
+    assert any(k.startswith("costs.") for k in model.state_dict())
+    stored = {k: v for k, v in _config().to_dict().items() if k != "cost_readout"}
+    old = TPGNN(ModelConfig.from_dict(stored))
+    assert old.config.cost_readout == 0
+    assert not any(k.startswith("costs.") for k in old.state_dict())

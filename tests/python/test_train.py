@@ -112,7 +112,8 @@ def test_cli_without_validation_data_is_a_clear_error(measured_dataset, tmp_path
 
 
 @pytest.mark.parametrize("options", [{}, {"layer_norm": True, "residual": True},
-                                     {"gate_temperature": False}, {"negative_slope": 0.01}])
+                                     {"gate_temperature": False}, {"negative_slope": 0.01},
+                                     {"cost_readout": 4}])
 def test_checkpoint_round_trip_gives_identical_scores(data, tmp_path, options):
     config = TrainConfig(epochs=1, tasks_per_batch=2, samples_per_task=6, fasttext=False)
     model, _ = train(config, _model_config(**options), data, data)
