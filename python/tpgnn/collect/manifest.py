@@ -28,6 +28,7 @@ __all__ = [
     "MANIFEST_FILE",
     "build_manifest",
     "cpu_info",
+    "dataset_totals",
     "load_manifest",
     "provenance",
     "timing_changes",
@@ -158,20 +159,7 @@ def build_manifest(
             "sessions": sessions,
         }
     manifest["shards"] = dict(sorted(shard_info.items()))
-    rows = list(workloads.values())
-    manifest["totals"] = {
-        "workloads": len(rows),
-        "successes": sum(r["successes"] for r in rows),
-        "failures": sum(r["failures"] for r in rows),
-        "by_split": {
-            s: {
-                "workloads": sum(r["split"] == s for r in rows),
-                "successes": sum(r["successes"] for r in rows if r["split"] == s),
-            }
-            for s in ("train", "val", "test")
-        },
-        "workloads_with_100_samples": sum(r["successes"] >= 100 for r in rows),
-    }
+    manifest["totals"] = dataset_totals(workloads, manifest.get("remeasurements"))
     manifest["split"] = {
         "rule": "test: used only by test networks; val: used only by val (and test) networks; "
         "train: everything else. A held-out network's workload that a training network also "
@@ -185,6 +173,38 @@ def build_manifest(
         ),
     }
     return manifest
+
+
+def dataset_totals(workloads: dict[str, dict], remeasurements: dict | None) -> dict[str, Any]:
+    """The manifest's ``totals``: workloads and samples, overall and by split.
+
+    ``successes`` counts the tuning records' first measurements, as the shards and workloads
+    do. A program whose first measurement failed and whose re-measurement succeeded reads
+    back as a success (:func:`tpgnn.collect.loader.load_shard`); ``successes_read_back``
+    adds those (``remeasurements``' ``recovered``), so it is the count a loader returns.
+    """
+    rows = list(workloads.values())
+    recovered: dict[str, int] = {}
+    for info in ((remeasurements or {}).get("shards") or {}).values():
+        for split, n in (info.get("recovered") or {}).items():
+            recovered[split] = recovered.get(split, 0) + n
+    by_split = {}
+    for split in ("train", "val", "test"):
+        successes = sum(r["successes"] for r in rows if r["split"] == split)
+        by_split[split] = {
+            "workloads": sum(r["split"] == split for r in rows),
+            "successes": successes,
+            "successes_read_back": successes + recovered.get(split, 0),
+        }
+    successes = sum(r["successes"] for r in rows)
+    return {
+        "workloads": len(rows),
+        "successes": successes,
+        "successes_read_back": successes + sum(recovered.values()),
+        "failures": sum(r["failures"] for r in rows),
+        "by_split": by_split,
+        "workloads_with_100_samples": sum(r["successes"] >= 100 for r in rows),
+    }
 
 
 def timing_changes(manifest: dict[str, Any], measure: MeasureConfig) -> dict[str, list[Any]]:

@@ -35,16 +35,23 @@ from .candidates import Candidate, program_hash
 from .config import MeasureConfig
 from .io import atomic_write_lines, exclusive_directory, iter_json_lines, remove_stale_temporaries
 from .loader import Sample, ShardData, check_remeasurement, load_shard, shard_dirs
-from .manifest import load_manifest, provenance, utc_now, write_manifest
+from .manifest import dataset_totals, load_manifest, provenance, utc_now, write_manifest
 from .measure import Measured, Measurer
 from .progress import progress_bar
 from .quality import session_quality
-from .shard import REMEASURE_FILE, SHARDS_DIR
+from .shard import FAILURE_COST, REMEASURE_FILE, SHARDS_DIR
 from .workers import stub_gpu_intrinsics, target_of
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NOISY_SHARE", "RemeasureStats", "noisy_sessions", "pending_workloads", "remeasure"]
+__all__ = [
+    "NOISY_SHARE",
+    "RemeasureStats",
+    "noisy_sessions",
+    "pending_workloads",
+    "recovered_by_split",
+    "remeasure",
+]
 
 #: A session counts as noisy when more than this share of its samples have a spread above
 #: :data:`tpgnn.collect.quality.NOISY_SPREAD`. The 2026-11-26 sessions had 10 to 52%, the
@@ -105,6 +112,26 @@ def remeasured_records(shard_dir: Path) -> tuple[list[str], set[int]]:
         lines.append(_dumps(line.value))
         records.add(line.value["record"])
     return lines, records
+
+
+def recovered_by_split(
+    shard: ShardData, lines: Iterable[str], workload_splits: dict[str, str | None]
+) -> dict[str, int]:
+    """Per split, the shard's programs whose first measurement failed and a re-measurement
+    (one of ``lines``) succeeded: they read back as successes, though the tuning records,
+    and so the shard's and workloads' counts, hold them as failures."""
+    succeeded = set()
+    for text in lines:
+        line = json.loads(text)
+        secs = line.get("run_secs")
+        if secs and min(secs) < FAILURE_COST:
+            succeeded.add(line["record"])
+    out: dict[str, int] = {}
+    for sample in shard.samples:
+        if sample.record in succeeded and not first_measurement(sample).ok:
+            split = workload_splits.get(f"{shard.name}/{sample.workload}") or "unknown"
+            out[split] = out.get(split, 0) + 1
+    return dict(sorted(out.items()))
 
 
 def pending_workloads(
@@ -195,6 +222,11 @@ def _remeasure_locked(
     todo = pending_workloads(shards, done, sessions, splits_of, splits)
     stats = RemeasureStats(pending=len(todo))
     if not todo:
+        # Nothing to measure; bring the counts up to date if they were written by an older
+        # version (no new session: nothing was measured).
+        refreshed = _with_remeasurements(manifest, existing, shards, splits_of)
+        if refreshed != manifest:
+            write_manifest(root, refreshed)
         return stats
     session = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
     session_info = {
@@ -233,7 +265,8 @@ def _remeasure_locked(
             stats.failures += len(lines) - ok
             session_info["records_remeasured"] = stats.programs
             session_info["updated"] = utc_now()
-            manifest = _with_remeasurements(manifest, existing, session, session_info)
+            manifest = _with_remeasurements(manifest, existing, shards, splits_of)
+            manifest["sessions"][session] = session_info
             write_manifest(root, manifest)
             logger.info("%s/%d: %d of %d measured again", shard.name, workload, ok, len(lines))
     except KeyboardInterrupt:
@@ -302,19 +335,28 @@ def _line(sample: Sample, run_secs: list[float] | None, error: str | None, sessi
 
 
 def _with_remeasurements(
-    manifest: dict, existing: dict[str, tuple[list[str], set[int]]], session: str,
-    session_info: dict,
+    manifest: dict,
+    existing: dict[str, tuple[list[str], set[int]]],
+    shards: Sequence[ShardData],
+    workload_splits: dict[str, str | None],
 ) -> dict:
-    """The manifest with this session and each shard's re-measurement counts."""
+    """The manifest with each shard's re-measurement counts and the totals they change."""
     manifest = dict(manifest)
-    manifest.setdefault("sessions", {})[session] = session_info
-    manifest["remeasurements"] = {
+    manifest["sessions"] = dict(manifest.get("sessions", {}))
+    by_name = {shard.name: shard for shard in shards}
+    section = {
         "file": REMEASURE_FILE,
         "rule": "a program reads back with its latest successful re-measurement; the tuning "
-        "record keeps the first measurement. Workloads are measured again whole.",
+        "record keeps the first measurement. Workloads are measured again whole. recovered: "
+        "programs whose first measurement failed and a re-measurement succeeded, by split.",
         "shards": {
-            name: {"records": len(records)}
-            for name, (_, records) in sorted(existing.items()) if records
+            name: {"records": len(records),
+                   "recovered": recovered_by_split(by_name[name], lines, workload_splits)}
+            for name, (lines, records) in sorted(existing.items()) if records
         },
     }
+    if not section["shards"] and "remeasurements" not in manifest:
+        return manifest
+    manifest["remeasurements"] = section
+    manifest["totals"] = dataset_totals(manifest.get("workloads", {}), section)
     return manifest

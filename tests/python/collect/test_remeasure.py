@@ -13,10 +13,16 @@ import pytest
 
 from tpgnn.collect.config import MeasureConfig
 from tpgnn.collect.io import CorruptLineError, atomic_write_lines
-from tpgnn.collect.loader import Sample, ShardData, load_shard
+from tpgnn.collect.loader import Sample, ShardData, load_dataset, load_shard
+from tpgnn.collect.manifest import dataset_totals
 from tpgnn.collect.quality import dataset_quality, remeasure_shifts
 from tpgnn.collect.quality import main as quality_main
-from tpgnn.collect.remeasure import noisy_sessions, pending_workloads, remeasure
+from tpgnn.collect.remeasure import (
+    noisy_sessions,
+    pending_workloads,
+    recovered_by_split,
+    remeasure,
+)
 from tpgnn.collect.shard import RECORD_FILE, REMEASURE_FILE, SIDECAR_FILE
 
 FAST = MeasureConfig(number=1, repeat=3, min_repeat_ms=1)
@@ -68,7 +74,10 @@ def test_every_program_is_timed_again_and_the_records_are_kept(collected, tmp_pa
     info = manifest["sessions"][new_session]
     assert info["kind"] == "remeasure" and info["remeasures_sessions"] == [session]
     assert info["records_remeasured"] == len(lines) and info["measurement"]["min_repeat_ms"] == 1
-    assert manifest["remeasurements"]["shards"] == {"tiny": {"records": len(lines)}}
+    assert manifest["remeasurements"]["shards"] == {"tiny": {"records": len(lines),
+                                                             "recovered": {}}}
+    read_back = sum(sample.ok for _, sample in load_dataset(data_dir))
+    assert manifest["totals"]["successes_read_back"] == read_back
     by_session = {row.session: row.samples for row in dataset_quality(data_dir)}
     assert by_session == {new_session: stats.successes}
     (shift,) = remeasure_shifts(after.samples)
@@ -82,6 +91,15 @@ def test_every_program_is_timed_again_and_the_records_are_kept(collected, tmp_pa
     again = remeasure(data_dir, [session], ("train",), FAST, progress=False)
     assert (again.workloads, again.programs, again.pending) == (0, 0, 0)
     assert {line["record"]: line for line in _lines(shard_dir / REMEASURE_FILE)} == lines
+    assert json.loads((data_dir / "manifest.json").read_text()) == manifest
+    # A manifest written before the recovered counts existed gets them from a rerun with
+    # nothing to measure, and no session.
+    older = json.loads(json.dumps(manifest))
+    del older["remeasurements"]["shards"]["tiny"]["recovered"]
+    del older["totals"]["successes_read_back"]
+    (data_dir / "manifest.json").write_text(json.dumps(older))
+    remeasure(data_dir, [session], ("train",), FAST, progress=False)
+    assert json.loads((data_dir / "manifest.json").read_text()) == manifest
 
 
 @pytest.mark.slow
@@ -142,6 +160,32 @@ def test_pending_workloads_are_whole_in_split_order_without_done_programs():
     splits = {"s/0": "train", "s/1": "val", "s/2": "val", "s/3": "test"}
     todo = pending_workloads([shard], {"s": {3, 5}}, ["noisy"], splits, ("val", "train"))
     assert [(w, [s.record for s in left]) for _, w, left in todo] == [(1, [2]), (0, [0, 1])]
+
+
+def test_programs_that_failed_first_and_succeeded_again_are_counted_by_split():
+    failed = [1e10]
+    shard = ShardData("s", samples=[
+        _sample(0, "a", failed, workload=0),         # recovered below (train)
+        _sample(1, "a", failed, workload=1),         # recovered below (test)
+        _sample(2, "a", failed, workload=1),         # failed again
+        _sample(3, "a", [1.0], workload=1),          # a success measured again
+        _sample(4, "a", [2.0], workload=0,           # read back with its re-measurement
+                remeasured={"session": "b", "original_run_secs": failed}),
+    ])
+    lines = [json.dumps(x) for x in [
+        {"record": 0, "run_secs": [1.0]}, {"record": 1, "run_secs": [1.0]},
+        {"record": 2, "run_secs": None}, {"record": 3, "run_secs": [1.0]},
+        {"record": 4, "run_secs": [2.0]}, {"record": 0, "run_secs": None},
+    ]]
+    splits = {"s/0": "train", "s/1": "test"}
+    assert recovered_by_split(shard, lines, splits) == {"test": 1, "train": 2}
+    workloads = {"s/0": {"split": "train", "successes": 5, "failures": 2},
+                 "s/1": {"split": "test", "successes": 1, "failures": 2}}
+    totals = dataset_totals(workloads, {"shards": {"s": {"recovered": {"test": 1, "train": 2}}}})
+    assert (totals["successes"], totals["successes_read_back"]) == (6, 9)
+    assert totals["by_split"]["train"] == {"workloads": 1, "successes": 5,
+                                           "successes_read_back": 7}
+    assert dataset_totals(workloads, None)["successes_read_back"] == 6
 
 
 def test_reading_back_takes_the_latest_successful_remeasurement(collected, tmp_path, caplog):
