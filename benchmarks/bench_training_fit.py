@@ -9,6 +9,11 @@ and on the validation split, and, per message-passing level, the share of hidden
 no node of 1,024 validation programs drives above zero: a ReLU unit that never fires gets no
 gradient, stays dead and narrows the model.
 
+A checkpoint trained on a share of the training tasks (``tpgnn train --task-fraction``) is
+scored on the sampled tasks it trained on, and also on every training task it left out: the
+networks it learned from, workloads it never saw. That places the gap to validation between
+unseen workloads and an unseen network.
+
 Checkpoints must have been trained on the same records (``--data-snapshot-of``), e.g.::
 
     .venv/bin/python benchmarks/bench_training_fit.py python/tpgnn/pretrained/tpgnn.pt \\
@@ -44,6 +49,26 @@ def dead_unit_shares(model, batch) -> dict[str, float]:
     return {name: float(((out > 0).sum(0) == 0).float().mean()) for name, out in outputs.items()}
 
 
+def left_out_tasks(train, fraction: float) -> tuple[set[str], list[int]]:
+    """The tasks a ``fraction`` draw trains on, and the indices of the samples it leaves out."""
+    from tpgnn.train import draw_tasks
+
+    kept = set(draw_tasks(train, fraction).tasks)
+    out = [i for i, t in enumerate(train.task_index.tolist()) if train.tasks[t] not in kept]
+    return kept, out
+
+
+def pairwise_top1(model, data) -> str:
+    """``pairwise / top1`` of ``model`` on ``data``, or a dash when it holds no task."""
+    from tpgnn.metrics import ranking_metrics
+    from tpgnn.train import score_graphs, task_scores
+
+    if not data.tasks:
+        return f"{'-':>13s}"
+    fit = ranking_metrics(task_scores(data, score_graphs(model, data.graphs, torch.device("cpu"))))
+    return f"{fit.pairwise_accuracy:.3f} / {fit.top1:.3f}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+", help="checkpoints trained on the same records")
@@ -57,8 +82,6 @@ def main() -> int:
     from tpgnn.batch import batch_graphs
     from tpgnn.checkpoint import checkpoint_metadata, load_checkpoint
     from tpgnn.dataset import load_graph_set
-    from tpgnn.metrics import ranking_metrics
-    from tpgnn.train import score_graphs, task_scores
 
     torch.set_num_threads(1)
     snapshots = [checkpoint_metadata(p)["train_config"].get("data_snapshot")
@@ -68,25 +91,30 @@ def main() -> int:
                          f"`tpgnn train --data-snapshot-of {args.checkpoints[0]}`")
     sets = {split: load_graph_set(args.data, [split], cache_dir=args.cache_dir, workers=1,
                                   snapshot=snapshots[0]) for split in ("train", "val")}
-    members = sets["train"].task_members()
+    full_train = sets["train"]
+    members = full_train.task_members()
     count = min(args.train_tasks, len(members))
     picked = np.random.default_rng(args.seed).choice(len(members), count, replace=False)
-    sets["train"] = sets["train"].subset(
-        torch.cat([members[i] for i in sorted(picked)]).tolist())
+    sets["train"] = full_train.subset(torch.cat([members[i] for i in sorted(picked)]).tolist())
     probe = batch_graphs(sets["val"].graphs[::5][:1024])
     print(f"train: {len(sets['train'])} programs of {count} tasks; "
           f"val: {len(sets['val'])} programs of {len(sets['val'].tasks)} tasks")
-    print(f"{'checkpoint':24s} {'train pairwise/top1':>20s} {'val pairwise/top1':>18s}  "
-          "dead units (input, conv0-2)")
-    cpu = torch.device("cpu")
+    print(f"{'checkpoint':24s} {'train pairwise/top1':>20s} {'left out':>14s} "
+          f"{'val pairwise/top1':>18s}  dead units (input, conv0-2)")
     for path in args.checkpoints:
         model = load_checkpoint(path)[0].eval()
-        fit = {split: ranking_metrics(task_scores(data, score_graphs(model, data.graphs, cpu)))
-               for split, data in sets.items()}
+        fraction = checkpoint_metadata(path)["train_config"].get("task_fraction", 1.0)
+        trained, left_out = sets["train"], full_train.subset([])
+        if fraction < 1.0:
+            kept, out = left_out_tasks(full_train, fraction)
+            trained = sets["train"].subset(
+                [i for i, t in enumerate(sets["train"].task_index.tolist())
+                 if sets["train"].tasks[t] in kept])
+            left_out = full_train.subset(out)
         dead = dead_unit_shares(model, probe)
-        print(f"{Path(path).name:24s} {fit['train'].pairwise_accuracy:11.3f} / "
-              f"{fit['train'].top1:.3f} {fit['val'].pairwise_accuracy:10.3f} / "
-              f"{fit['val'].top1:.3f}  " + " ".join(f"{v:.2f}" for v in dead.values()))
+        print(f"{Path(path).name:24s} {pairwise_top1(model, trained):>20s} "
+              f"{pairwise_top1(model, left_out):>14s} {pairwise_top1(model, sets['val']):>18s}  "
+              + " ".join(f"{v:.2f}" for v in dead.values()))
     return 0
 
 

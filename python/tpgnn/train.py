@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import random
 from collections.abc import Iterator, Sequence
@@ -49,6 +50,10 @@ class TrainConfig:
         Seeds Python, NumPy, torch and fastText.
     device
         ``"auto"`` (CUDA when present, else CPU), ``"cpu"`` or ``"cuda"``.
+    task_fraction
+        Train on this share of the training split's tasks (:func:`draw_tasks`), to measure
+        how validation grows with the data; 1 (the default) trains on all of them. Give a
+        smaller share proportionally more ``epochs`` to keep the number of steps.
     """
 
     loss: str = "rank"
@@ -60,6 +65,7 @@ class TrainConfig:
     fasttext: bool = True
     seed: int = 0
     device: str = "auto"
+    task_fraction: float = 1.0
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -69,6 +75,8 @@ class TrainConfig:
         for name in ("epochs", "tasks_per_batch", "samples_per_task"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 < self.task_fraction <= 1.0:
+            raise ValueError(f"task_fraction must be in (0, 1], got {self.task_fraction}")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -139,6 +147,27 @@ def task_batches(
         yield torch.cat([chunks[i] for i in order[start : start + tasks_per_batch]])
 
 
+#: Seeds :func:`draw_tasks`: one draw for every training seed, so seeds vary only the model.
+TASK_DRAW_SEED = 0
+
+
+def draw_tasks(data: GraphSet, fraction: float) -> GraphSet:
+    """Every sample of ``ceil(fraction * tasks)`` of ``data``'s tasks, the rest left out.
+
+    The tasks are the first of one fixed permutation (:data:`TASK_DRAW_SEED`) of the sorted
+    task keys, so for one dataset the draw does not depend on the training seed or the
+    order the shards were read in, and a smaller share's tasks are among a larger one's:
+    points of a data-scaling curve differ only by the tasks added.
+    """
+    if fraction >= 1.0:
+        return data
+    keys = sorted(data.tasks)
+    order = np.random.default_rng(TASK_DRAW_SEED).permutation(len(keys))
+    kept = {keys[i] for i in order[: math.ceil(fraction * len(keys))]}
+    kept_index = torch.tensor([t for t, key in enumerate(data.tasks) if key in kept])
+    return data.subset(torch.isin(data.task_index, kept_index).nonzero().flatten().tolist())
+
+
 @torch.no_grad()
 def score_graphs(
     model: TPGNN, graphs: Sequence[ProgramGraph], device: torch.device, batch_size: int = 512
@@ -206,6 +235,11 @@ def train(
             f"training needs graphs in both splits, got {len(train_set)} train and "
             f"{len(val_set)} validation: collect data first (`tpgnn collect`)"
         )
+    if config.task_fraction < 1.0:
+        total = len(train_set.tasks)
+        train_set = draw_tasks(train_set, config.task_fraction)
+        logger.info("training on %d of %d tasks (task_fraction %g): %d programs",
+                    len(train_set.tasks), total, config.task_fraction, len(train_set))
     reuse_freed_memory()
     seed_everything(config.seed)
     device = resolve_device(config.device)
@@ -312,7 +346,7 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig(
         loss=args.loss, epochs=args.epochs, lr=args.lr, fasttext=not args.no_fasttext,
         seed=args.seed[0], device=args.device, tasks_per_batch=args.tasks_per_batch,
-        samples_per_task=args.samples_per_task,
+        samples_per_task=args.samples_per_task, task_fraction=args.task_fraction,
     )
     model_config = ModelConfig(
         num_node_types=len(node_type_vocabulary()),
@@ -351,7 +385,8 @@ def run(args: argparse.Namespace) -> int:
     save_checkpoint(
         args.out, model,
         train_config={**asdict(replace(config, seed=info["seed"])), "data": str(args.data),
-                      "train_graphs": len(train_set), "val_graphs": len(val_set),
+                      "train_graphs": len(draw_tasks(train_set, config.task_fraction)),
+                      "val_graphs": len(val_set),
                       "data_snapshot": data_snapshot(train_set, val_set)},
         metrics={"best_val": best, "history": info["history"], "seed_runs": info["seed_runs"]},
     )
@@ -372,6 +407,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=defaults.lr)
     p.add_argument("--tasks-per-batch", type=int, default=defaults.tasks_per_batch)
     p.add_argument("--samples-per-task", type=int, default=defaults.samples_per_task)
+    p.add_argument("--task-fraction", type=float, default=defaults.task_fraction, metavar="F",
+                   help="train on this share of the training tasks, a fixed draw (TrainConfig; "
+                        "for data-scaling experiments)")
     p.add_argument("--hidden-dim", type=int, default=ModelConfig(1, 1).hidden_dim)
     p.add_argument("--layer-norm", action="store_true",
                    help="LayerNorm before each ReLU of the message passing (ModelConfig)")

@@ -21,6 +21,7 @@ from tpgnn.model import ModelConfig
 from tpgnn.train import (
     TrainConfig,
     deterministic_algorithms,
+    draw_tasks,
     feature_statistics,
     score_graphs,
     selection_key,
@@ -47,6 +48,9 @@ def test_config_is_validated():
         TrainConfig(epochs=0)
     with pytest.raises(ValueError, match="device"):
         TrainConfig(device="gpu")
+    for fraction in (0.0, 1.5):
+        with pytest.raises(ValueError, match=r"task_fraction must be in \(0, 1\]"):
+            TrainConfig(task_fraction=fraction)
 
 
 def test_deterministic_algorithms_are_restored_on_exit():
@@ -84,6 +88,31 @@ def test_training_runs_and_is_reproducible(data, loss):
     assert len(info["history"]) == 2
     torch.testing.assert_close(score_graphs(m1, data.graphs, torch.device("cpu")),
                                score_graphs(m2, data.graphs, torch.device("cpu")))
+
+
+def test_a_task_fraction_keeps_whole_tasks_of_one_draw_whatever_their_order(data):
+    assert draw_tasks(data, 1.0) is data
+    half = draw_tasks(data, 0.5)
+    assert len(half.tasks) == 1 and set(half.tasks) < set(data.tasks)
+    sizes = dict(zip(data.tasks, map(len, data.task_members()), strict=True))
+    assert [len(m) for m in half.task_members()] == [sizes[k] for k in half.tasks]
+    # The draw depends on the task keys, not on the order the shards were read in.
+    last = len(data.tasks) - 1
+    reordered = replace(data, tasks=data.tasks[::-1], task_index=last - data.task_index)
+    assert draw_tasks(reordered, 0.5).tasks == half.tasks
+    # The smallest share keeps one task; a larger share keeps that one too.
+    assert draw_tasks(data, 0.01).tasks == half.tasks
+
+
+def test_training_on_a_task_fraction_is_training_on_its_draw(data):
+    config = TrainConfig(epochs=1, tasks_per_batch=2, samples_per_task=6, fasttext=False)
+    drawn, _ = train(replace(config, task_fraction=0.5), _model_config(), data, data)
+    direct, _ = train(config, _model_config(), draw_tasks(data, 0.5), data)
+    everything, _ = train(config, _model_config(), data, data)
+    cpu = torch.device("cpu")
+    scores = [score_graphs(m, data.graphs, cpu) for m in (drawn, direct, everything)]
+    torch.testing.assert_close(scores[0], scores[1])
+    assert not torch.allclose(scores[0], scores[2])
 
 
 def test_several_seeds_keep_the_run_that_validates_best(data):
