@@ -49,13 +49,10 @@ def dead_unit_shares(model, batch) -> dict[str, float]:
     return {name: float(((out > 0).sum(0) == 0).float().mean()) for name, out in outputs.items()}
 
 
-def left_out_tasks(train, fraction: float) -> tuple[set[str], list[int]]:
-    """The tasks a ``fraction`` draw trains on, and the indices of the samples it leaves out."""
-    from tpgnn.train import draw_tasks
-
-    kept = set(draw_tasks(train, fraction).tasks)
-    out = [i for i, t in enumerate(train.task_index.tolist()) if train.tasks[t] not in kept]
-    return kept, out
+def samples_of_tasks(data, tasks: set[str], inside: bool = True):
+    """``data``'s samples whose task is among ``tasks`` (``inside``) or is not."""
+    return data.subset([i for i, t in enumerate(data.task_index.tolist())
+                        if (data.tasks[t] in tasks) == inside])
 
 
 def pairwise_top1(model, data) -> str:
@@ -82,6 +79,7 @@ def main() -> int:
     from tpgnn.batch import batch_graphs
     from tpgnn.checkpoint import checkpoint_metadata, load_checkpoint
     from tpgnn.dataset import load_graph_set
+    from tpgnn.train import draw_tasks
 
     torch.set_num_threads(1)
     snapshots = [checkpoint_metadata(p)["train_config"].get("data_snapshot")
@@ -106,11 +104,9 @@ def main() -> int:
         fraction = checkpoint_metadata(path)["train_config"].get("task_fraction", 1.0)
         trained, left_out = sets["train"], full_train.subset([])
         if fraction < 1.0:
-            kept, out = left_out_tasks(full_train, fraction)
-            trained = sets["train"].subset(
-                [i for i, t in enumerate(sets["train"].task_index.tolist())
-                 if sets["train"].tasks[t] in kept])
-            left_out = full_train.subset(out)
+            kept = set(draw_tasks(full_train, fraction).tasks)
+            trained = samples_of_tasks(sets["train"], kept)
+            left_out = samples_of_tasks(full_train, kept, inside=False)
         dead = dead_unit_shares(model, probe)
         print(f"{Path(path).name:24s} {pairwise_top1(model, trained):>20s} "
               f"{pairwise_top1(model, left_out):>14s} {pairwise_top1(model, sets['val']):>18s}  "

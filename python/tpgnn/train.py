@@ -217,7 +217,8 @@ def train(
     type_vectors: torch.Tensor | None = None,
 ) -> tuple[TPGNN, dict]:
     """Train; returns the model of the epoch that validates best, and an info dict: the
-    validation ``history`` and the type ``vectors`` it started from (``None`` without fastText).
+    validation ``history``, the type ``vectors`` it started from (``None`` without fastText)
+    and the number of ``train_graphs`` it trained on (fewer than given with a ``task_fraction``).
 
     With ``config.fasttext`` the type embedding starts from ``type_vectors``, trained on the
     training split when not given. Given the same vectors, training is bit-reproducible for a
@@ -298,7 +299,8 @@ def train(
                 best = (key, {k: v.detach().clone() for k, v in model.state_dict().items()})
     assert best is not None
     model.load_state_dict(best[1])
-    return model.cpu().eval(), {"history": history, "vectors": vectors}
+    return model.cpu().eval(), {"history": history, "vectors": vectors,
+                                "train_graphs": len(train_set)}
 
 
 def train_seeds(
@@ -385,7 +387,7 @@ def run(args: argparse.Namespace) -> int:
     save_checkpoint(
         args.out, model,
         train_config={**asdict(replace(config, seed=info["seed"])), "data": str(args.data),
-                      "train_graphs": len(draw_tasks(train_set, config.task_fraction)),
+                      "train_graphs": info["train_graphs"],
                       "val_graphs": len(val_set),
                       "data_snapshot": data_snapshot(train_set, val_set)},
         metrics={"best_val": best, "history": info["history"], "seed_runs": info["seed_runs"]},
