@@ -78,11 +78,16 @@ def pick_programs(shard_dir: str, keys: list[str], per_workload: int) -> list[tu
     out = []
     for key, found in sorted(by_workload.items()):
         found.sort(key=lambda pair: pair[0])
-        best, rest = found[: per_workload // 2], found[per_workload // 2 :]
-        step = max(1, len(rest) // max(1, per_workload - len(best)))
-        for _, c in best + rest[::step][: per_workload - len(best)]:
+        for _, c in fastest_and_spread(found, per_workload):
             out.append((key, c.sch.mod, c.args_info))
     return out
+
+
+def fastest_and_spread(ranked: list, count: int) -> list:
+    """``count`` of ``ranked`` (fastest first): its first half and an even spread of the rest."""
+    best, rest = ranked[: count // 2], ranked[count // 2 :]
+    step = max(1, len(rest) // max(1, count - len(best)))
+    return best + rest[::step][: count - len(best)]
 
 
 def time_interleaved(

@@ -106,6 +106,7 @@ def register(subparsers: Any) -> None:
         help="measure through a TVM RPC tracker instead of locally",
     )
     p.add_argument("--rpc-key", default=None, help="device key registered with the tracker")
+    _add_allow_other_cpu(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     _register_remeasure(subparsers)
@@ -136,8 +137,17 @@ def _register_remeasure(subparsers: Any) -> None:
                    help="stop cleanly after the workload in progress once this many seconds "
                    "have passed")
     p.add_argument("--build-workers", type=int, default=None, help="default: every core")
+    _add_allow_other_cpu(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_remeasure)
+
+
+def _add_allow_other_cpu(p: argparse.ArgumentParser) -> None:
+    """``--allow-other-cpu``, shared by ``collect`` and ``remeasure``."""
+    p.add_argument("--allow-other-cpu", action="store_true",
+                   help="time programs on this machine although its CPU is not the one "
+                   "--data-dir was timed on (refused otherwise: timings of two CPUs order "
+                   "programs differently)")
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -189,6 +199,7 @@ def config_from_args(args: argparse.Namespace) -> CollectConfig:
         ),
         rpc=rpc,
         progress=not args.no_progress,
+        allow_other_cpu=args.allow_other_cpu,
     )
 
 
@@ -240,6 +251,7 @@ def run_remeasure(args: argparse.Namespace) -> int:
             time_budget_s=args.time_budget,
             stop=stop,
             progress=not args.no_progress,
+            allow_other_cpu=args.allow_other_cpu,
         )
     logger.info(
         "stopped (%s): %d workloads, %d programs measured again (%d ok, %d failed) in %.0f s; "

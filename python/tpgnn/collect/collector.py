@@ -25,6 +25,7 @@ from .manifest import (
     build_manifest,
     load_manifest,
     provenance,
+    refuse_other_cpu,
     timing_changes,
     utc_now,
     write_manifest,
@@ -123,9 +124,11 @@ def _collect_locked(
     stub_gpu_intrinsics()
     start = time.monotonic()
     target = target_of(config.target)
+    manifest = load_manifest(config.data_dir)
+    if config.rpc is None:  # over RPC another machine times the programs
+        refuse_other_cpu(manifest, config.data_dir, config.allow_other_cpu)
     if workloads is None:
         workloads = gather_workloads(config.networks, config.target, config.cache_dir)
-    manifest = load_manifest(config.data_dir)
     changed = timing_changes(manifest, config.measure)
     if changed:
         logger.warning(

@@ -145,6 +145,9 @@ class CollectConfig:
         Held-out networks; see :func:`tpgnn.collect.split.assign_splits`.
     num_build_workers : int or None
         Parallel build processes; ``None`` uses every core.
+    allow_other_cpu : bool
+        Time programs locally on a CPU other than the one ``data_dir`` was timed on (refused
+        otherwise: :func:`tpgnn.collect.manifest.refuse_other_cpu`).
     """
 
     data_dir: str
@@ -162,6 +165,7 @@ class CollectConfig:
     search: SearchConfig = SearchConfig()
     rpc: RPCSettings | None = None
     progress: bool = True
+    allow_other_cpu: bool = False
 
     def __post_init__(self) -> None:
         if not self.networks:

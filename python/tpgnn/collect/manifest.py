@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 import os
 import platform
 from pathlib import Path
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from .config import CollectConfig, MeasureConfig
     from .state import WorkloadState
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "FORMAT",
     "MANIFEST_FILE",
@@ -31,7 +34,9 @@ __all__ = [
     "dataset_totals",
     "load_manifest",
     "provenance",
+    "refuse_other_cpu",
     "timing_changes",
+    "timing_cpus",
     "write_manifest",
 ]
 
@@ -221,3 +226,44 @@ def timing_changes(manifest: dict[str, Any], measure: MeasureConfig) -> dict[str
             if key in earlier and earlier[key] != getattr(measure, key):
                 changed.setdefault(key, set()).add(earlier[key])
     return {key: sorted(values) for key, values in changed.items()}
+
+
+def timing_cpus(manifest: dict[str, Any]) -> list[str]:
+    """CPU models of the sessions that timed this dataset's programs on their own machine,
+    sorted. Sessions that timed over RPC are left out: the CPU they record is the machine
+    that drove the search, not the one that ran the programs."""
+    return sorted({
+        info.get("cpu_model", "unknown")
+        for info in manifest.get("sessions", {}).values()
+        if info.get("runner") != "RPCRunner"
+    })
+
+
+def refuse_other_cpu(manifest: dict[str, Any], data_dir: str | Path, allow: bool) -> None:
+    """Raise ``ValueError`` when this machine's CPU is not the one the dataset was timed on.
+
+    Labels are relative within a task, and the target has no ``-mcpu``, so every x86-64
+    machine runs the same code; but another CPU runs it at other relative speeds. Timed on
+    an Intel Xeon, programs of the dataset's AMD EPYC ordered 90% of a task's pairs as
+    stored, where timing them twice there agreed on 95 to 97%, and ran 1.4x slower
+    (``benchmarks/bench_cross_cpu.py``, README). Programs timed on two CPUs in one task
+    would be labelled against each other's best, and a re-measurement would replace the
+    dataset's timings with another machine's. ``allow`` (``--allow-other-cpu``) mixes them
+    anyway: every session records its CPU.
+    """
+    here = cpu_info()["cpu_model"]
+    earlier = timing_cpus(manifest)
+    others = [cpu for cpu in earlier if cpu != here]
+    if not others:
+        return
+    if allow:
+        logger.warning("timing on %s into %s, which was timed on %s (--allow-other-cpu)",
+                       here, data_dir, ", ".join(others))
+        return
+    raise ValueError(
+        f"{data_dir} was timed on {', '.join(earlier)}, and this machine is {here}: programs "
+        f"run at other relative speeds on another CPU (benchmarks/bench_cross_cpu.py "
+        f"measures how much), so timings of the two would be mixed in one dataset. Measure "
+        f"on the dataset's CPU, into another --data-dir, or pass --allow-other-cpu to mix "
+        f"them (each session records its CPU)."
+    )

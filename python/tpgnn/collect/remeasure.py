@@ -35,7 +35,14 @@ from .candidates import Candidate, program_hash
 from .config import MeasureConfig
 from .io import atomic_write_lines, exclusive_directory, iter_json_lines, remove_stale_temporaries
 from .loader import Sample, ShardData, check_remeasurement, load_shard, shard_dirs
-from .manifest import dataset_totals, load_manifest, provenance, utc_now, write_manifest
+from .manifest import (
+    dataset_totals,
+    load_manifest,
+    provenance,
+    refuse_other_cpu,
+    utc_now,
+    write_manifest,
+)
 from .measure import Measured, Measurer
 from .progress import progress_bar
 from .quality import session_quality
@@ -174,6 +181,7 @@ def remeasure(
     stop: threading.Event | None = None,
     progress: bool = True,
     batch_size: int = 64,
+    allow_other_cpu: bool = False,
 ) -> RemeasureStats:
     """Measure again every workload with a program from ``sessions`` (default: the noisy
     ones, :func:`noisy_sessions`), ``splits`` in that order, until done, the time budget or
@@ -183,13 +191,17 @@ def remeasure(
     ------
     DataDirBusyError
         When a collector or another re-measurement is writing ``data_dir``.
+    ValueError
+        When this machine's CPU is not the dataset's and ``allow_other_cpu`` is not set
+        (:func:`~tpgnn.collect.manifest.refuse_other_cpu`): its timings would replace
+        the dataset's.
     """
     with exclusive_directory(data_dir) as root:
         for d in [root, *shard_dirs(root)]:
             remove_stale_temporaries(d)
         return _remeasure_locked(
             root, sessions, splits, measure or MeasureConfig(), num_build_workers, noisy_share,
-            time_budget_s, stop, progress, batch_size,
+            time_budget_s, stop, progress, batch_size, allow_other_cpu,
         )
 
 
@@ -204,6 +216,7 @@ def _remeasure_locked(
     stop: threading.Event | None,
     progress: bool,
     batch_size: int,
+    allow_other_cpu: bool,
 ) -> RemeasureStats:
     start = time.monotonic()
     stub_gpu_intrinsics()
@@ -228,6 +241,7 @@ def _remeasure_locked(
         if refreshed != manifest:
             write_manifest(root, refreshed)
         return stats
+    refuse_other_cpu(manifest, root, allow_other_cpu)
     session = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
     session_info = {
         **provenance(),

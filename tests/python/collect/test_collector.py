@@ -284,3 +284,27 @@ def test_rerun_with_other_timing_settings_warns(collected, tmp_path, caplog):
     assert again.measured == 0
     (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert "min_repeat_ms=[1]" in warning and "min_repeat_ms=2" in warning
+
+
+def test_rerun_on_another_cpu_is_refused_unless_allowed(collected, tmp_path, caplog):
+    import shutil
+
+    from tpgnn.collect.manifest import cpu_info, load_manifest, timing_cpus, write_manifest
+
+    data_dir, _ = collected
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy)
+    manifest = load_manifest(copy)
+    for info in manifest["sessions"].values():
+        info["cpu_model"] = "Other CPU 9000"
+    write_manifest(copy, manifest)
+    records = (copy / "shards" / "tiny" / RECORD_FILE).read_bytes()
+    with pytest.raises(ValueError, match="timed on Other CPU 9000, and this machine is"):
+        collect(small_config(copy, samples_per_workload=20), [matmul_workload()])
+    assert (copy / "shards" / "tiny" / RECORD_FILE).read_bytes() == records
+    assert load_manifest(copy) == manifest  # no session was opened
+    with caplog.at_level(logging.WARNING, logger="tpgnn.collect.manifest"):
+        again = collect(small_config(copy, allow_other_cpu=True), [matmul_workload()])
+    assert again.measured == 0
+    assert any("which was timed on Other CPU 9000" in r.getMessage() for r in caplog.records)
+    assert timing_cpus(load_manifest(copy)) == sorted(["Other CPU 9000", cpu_info()["cpu_model"]])

@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from tpgnn.collect.manifest import FORMAT, cpu_info, load_manifest, timing_changes
+from tpgnn.collect.manifest import (
+    FORMAT,
+    cpu_info,
+    load_manifest,
+    refuse_other_cpu,
+    timing_changes,
+    timing_cpus,
+)
 from tpgnn.collect.split import SPLITS, assign_split
 
 
@@ -116,3 +123,20 @@ def test_timing_changes_names_earlier_settings_that_differ():
         "min_repeat_ms": [10],
     }
     assert timing_changes({}, MeasureConfig()) == {}
+
+
+def test_the_cpus_that_timed_locally_are_the_dataset_cpus():
+    here = cpu_info()["cpu_model"]
+    manifest = {"sessions": {
+        "a": {"cpu_model": "Other CPU 9000", "runner": "LocalRunner"},
+        "b": {"cpu_model": here, "runner": "LocalRunner"},
+        "c": {"cpu_model": "Driver CPU", "runner": "RPCRunner"},  # timed elsewhere
+    }}
+    assert timing_cpus(manifest) == sorted(["Other CPU 9000", here])
+    assert timing_cpus({}) == []
+    with pytest.raises(ValueError, match="timed on .*Other CPU 9000.*--allow-other-cpu"):
+        refuse_other_cpu(manifest, "d", allow=False)
+    refuse_other_cpu(manifest, "d", allow=True)
+    del manifest["sessions"]["a"]
+    refuse_other_cpu(manifest, "d", allow=False)  # this CPU and an RPC session: no mix
+    refuse_other_cpu({}, "d", allow=False)  # a new dataset takes this machine's CPU

@@ -137,6 +137,20 @@ def test_unknown_sessions_and_splits_are_refused(collected, tmp_path, capsys):
     assert "choose among train, val, test" in capsys.readouterr().err
 
 
+def test_remeasuring_on_another_cpu_is_refused(collected, tmp_path, capsys):
+    from tpgnn.cli import main
+    from tpgnn.collect.manifest import load_manifest, write_manifest
+
+    data_dir, shard_dir, session = _copy(collected, tmp_path)
+    manifest = load_manifest(data_dir)
+    manifest["sessions"][session]["cpu_model"] = "Other CPU 9000"
+    write_manifest(data_dir, manifest)
+    argv = ["remeasure", "--data-dir", str(data_dir), "--sessions", session, "--splits", "train"]
+    assert main(argv) == 1
+    assert "timed on Other CPU 9000" in capsys.readouterr().err
+    assert not (shard_dir / REMEASURE_FILE).exists()
+
+
 def test_noisy_sessions_are_judged_on_first_measurements():
     quiet, noisy = [1.0, 1.0, 1.0], [1.0, 1.5, 2.0]
     remeasured = {"session": "new", "original_run_secs": noisy}
