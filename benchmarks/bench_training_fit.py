@@ -12,7 +12,9 @@ gradient, stays dead and narrows the model.
 A checkpoint trained on a share of the training tasks (``tpgnn train --task-fraction``) is
 scored on the sampled tasks it trained on, and also on every training task it left out: the
 networks it learned from, workloads it never saw. That places the gap to validation between
-unseen workloads and an unseen network.
+unseen workloads and an unseen network. One trained on a share of each task's programs
+(``--program-fraction``) is scored on the sampled tasks' programs it trained on, and on the
+programs it left out: workloads it learned from, programs it never saw.
 
 Checkpoints must have been trained on the same records (``--data-snapshot-of``), e.g.::
 
@@ -49,10 +51,9 @@ def dead_unit_shares(model, batch) -> dict[str, float]:
     return {name: float(((out > 0).sum(0) == 0).float().mean()) for name, out in outputs.items()}
 
 
-def samples_of_tasks(data, tasks: set[str], inside: bool = True):
-    """``data``'s samples whose task is among ``tasks`` (``inside``) or is not."""
-    return data.subset([i for i, t in enumerate(data.task_index.tolist())
-                        if (data.tasks[t] in tasks) == inside])
+def samples_of(data, keys: set[tuple[str, int]], inside: bool = True):
+    """``data``'s samples whose ``(shard, record)`` is among ``keys`` (``inside``) or is not."""
+    return data.subset([i for i, k in enumerate(data.keys) if (k in keys) == inside])
 
 
 def pairwise_top1(model, data) -> str:
@@ -79,7 +80,7 @@ def main() -> int:
     from tpgnn.batch import batch_graphs
     from tpgnn.checkpoint import checkpoint_metadata, load_checkpoint
     from tpgnn.dataset import load_graph_set
-    from tpgnn.train import draw_tasks
+    from tpgnn.train import draw_programs, draw_tasks
 
     torch.set_num_threads(1)
     snapshots = [checkpoint_metadata(p)["train_config"].get("data_snapshot")
@@ -101,12 +102,14 @@ def main() -> int:
           f"{'val pairwise/top1':>18s}  dead units (input, conv0-2)")
     for path in args.checkpoints:
         model = load_checkpoint(path)[0].eval()
-        fraction = checkpoint_metadata(path)["train_config"].get("task_fraction", 1.0)
+        recipe = checkpoint_metadata(path)["train_config"]
+        drawn = draw_programs(draw_tasks(full_train, recipe.get("task_fraction", 1.0)),
+                              recipe.get("program_fraction", 1.0))
         trained, left_out = sets["train"], full_train.subset([])
-        if fraction < 1.0:
-            kept = set(draw_tasks(full_train, fraction).tasks)
-            trained = samples_of_tasks(sets["train"], kept)
-            left_out = samples_of_tasks(full_train, kept, inside=False)
+        if len(drawn) < len(full_train):  # as train() draws: tasks, then their programs
+            keys = set(drawn.keys)
+            trained = samples_of(sets["train"], keys)
+            left_out = samples_of(full_train, keys, inside=False)
         dead = dead_unit_shares(model, probe)
         print(f"{Path(path).name:24s} {pairwise_top1(model, trained):>20s} "
               f"{pairwise_top1(model, left_out):>14s} {pairwise_top1(model, sets['val']):>18s}  "

@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import random
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -54,6 +55,10 @@ class TrainConfig:
         Train on this share of the training split's tasks (:func:`draw_tasks`), to measure
         how validation grows with the data; 1 (the default) trains on all of them. Give a
         smaller share proportionally more ``epochs`` to keep the number of steps.
+    program_fraction
+        Train on this share of each training task's programs (:func:`draw_programs`): beside
+        ``task_fraction``, it tells whether more workloads or more programs of each
+        workload are the data to add. 1 (the default) trains on all of them.
     """
 
     loss: str = "rank"
@@ -66,6 +71,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     task_fraction: float = 1.0
+    program_fraction: float = 1.0
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -75,8 +81,9 @@ class TrainConfig:
         for name in ("epochs", "tasks_per_batch", "samples_per_task"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if not 0.0 < self.task_fraction <= 1.0:
-            raise ValueError(f"task_fraction must be in (0, 1], got {self.task_fraction}")
+        for name in ("task_fraction", "program_fraction"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -147,7 +154,8 @@ def task_batches(
         yield torch.cat([chunks[i] for i in order[start : start + tasks_per_batch]])
 
 
-#: Seeds :func:`draw_tasks`: one draw for every training seed, so seeds vary only the model.
+#: Seeds :func:`draw_tasks` and :func:`draw_programs`: one draw for every training seed, so
+#: seeds vary only the model.
 TASK_DRAW_SEED = 0
 
 
@@ -166,6 +174,26 @@ def draw_tasks(data: GraphSet, fraction: float) -> GraphSet:
     kept = {keys[i] for i in order[: math.ceil(fraction * len(keys))]}
     kept_index = torch.tensor([t for t, key in enumerate(data.tasks) if key in kept])
     return data.subset(torch.isin(data.task_index, kept_index).nonzero().flatten().tolist())
+
+
+def draw_programs(data: GraphSet, fraction: float) -> GraphSet:
+    """``ceil(fraction * n)`` of the ``n`` samples of each of ``data``'s tasks, the rest left out.
+
+    Each task's samples, sorted by ``(shard, record)``, are permuted with a generator seeded
+    by :data:`TASK_DRAW_SEED` and the task's key, and the first are kept: the draw does not
+    depend on the training seed, the order of the tasks or of their samples, and a smaller
+    share's programs are among a larger one's. Labels stay relative to each task's best
+    measured program, kept or not.
+    """
+    if fraction >= 1.0:
+        return data
+    kept = []
+    for key, members in zip(data.tasks, data.task_members(), strict=True):
+        ordered = sorted(members.tolist(), key=lambda i: data.keys[i])
+        rng = np.random.default_rng([TASK_DRAW_SEED, zlib.crc32(key.encode())])
+        order = rng.permutation(len(ordered))[: math.ceil(fraction * len(ordered))]
+        kept += [ordered[i] for i in sorted(order)]
+    return data.subset(sorted(kept))
 
 
 @torch.no_grad()
@@ -218,7 +246,8 @@ def train(
 ) -> tuple[TPGNN, dict]:
     """Train; returns the model of the epoch that validates best, and an info dict: the
     validation ``history``, the type ``vectors`` it started from (``None`` without fastText)
-    and the number of ``train_graphs`` it trained on (fewer than given with a ``task_fraction``).
+    and the number of ``train_graphs`` it trained on (fewer than given with a ``task_fraction``
+    or ``program_fraction``).
 
     With ``config.fasttext`` the type embedding starts from ``type_vectors``, trained on the
     training split when not given. Given the same vectors, training is bit-reproducible for a
@@ -241,6 +270,11 @@ def train(
         train_set = draw_tasks(train_set, config.task_fraction)
         logger.info("training on %d of %d tasks (task_fraction %g): %d programs",
                     len(train_set.tasks), total, config.task_fraction, len(train_set))
+    if config.program_fraction < 1.0:
+        total = len(train_set)
+        train_set = draw_programs(train_set, config.program_fraction)
+        logger.info("training on %d of %d programs (program_fraction %g)", len(train_set),
+                    total, config.program_fraction)
     reuse_freed_memory()
     seed_everything(config.seed)
     device = resolve_device(config.device)
@@ -349,6 +383,7 @@ def run(args: argparse.Namespace) -> int:
         loss=args.loss, epochs=args.epochs, lr=args.lr, fasttext=not args.no_fasttext,
         seed=args.seed[0], device=args.device, tasks_per_batch=args.tasks_per_batch,
         samples_per_task=args.samples_per_task, task_fraction=args.task_fraction,
+        program_fraction=args.program_fraction,
     )
     model_config = ModelConfig(
         num_node_types=len(node_type_vocabulary()),
@@ -412,6 +447,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--task-fraction", type=float, default=defaults.task_fraction, metavar="F",
                    help="train on this share of the training tasks, a fixed draw (TrainConfig; "
                         "for data-scaling experiments)")
+    p.add_argument("--program-fraction", type=float, default=defaults.program_fraction,
+                   metavar="F", help="train on this share of each training task's programs, "
+                   "a fixed draw (TrainConfig; for data-scaling experiments)")
     p.add_argument("--hidden-dim", type=int, default=ModelConfig(1, 1).hidden_dim)
     p.add_argument("--layer-norm", action="store_true",
                    help="LayerNorm before each ReLU of the message passing (ModelConfig)")

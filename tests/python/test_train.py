@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
 
@@ -21,6 +22,7 @@ from tpgnn.model import ModelConfig
 from tpgnn.train import (
     TrainConfig,
     deterministic_algorithms,
+    draw_programs,
     draw_tasks,
     feature_statistics,
     score_graphs,
@@ -51,6 +53,8 @@ def test_config_is_validated():
     for fraction in (0.0, 1.5):
         with pytest.raises(ValueError, match=r"task_fraction must be in \(0, 1\]"):
             TrainConfig(task_fraction=fraction)
+        with pytest.raises(ValueError, match=r"program_fraction must be in \(0, 1\]"):
+            TrainConfig(program_fraction=fraction)
 
 
 def test_deterministic_algorithms_are_restored_on_exit():
@@ -113,6 +117,33 @@ def test_training_on_a_task_fraction_is_training_on_its_draw(data):
     scores = [score_graphs(m, data.graphs, cpu) for m in (drawn, direct, everything)]
     torch.testing.assert_close(scores[0], scores[1])
     assert not torch.allclose(scores[0], scores[2])
+
+
+def test_a_program_fraction_keeps_part_of_every_task_whatever_the_order(data):
+    assert draw_programs(data, 1.0) is data
+    half = draw_programs(data, 0.5)
+    sizes = dict(zip(data.tasks, map(len, data.task_members()), strict=True))
+    assert half.tasks == data.tasks
+    assert [len(m) for m in half.task_members()] == [math.ceil(sizes[k] / 2) for k in data.tasks]
+    assert set(half.keys) < set(data.keys)
+    torch.testing.assert_close(half.labels, data.labels[[data.keys.index(k) for k in half.keys]])
+    # The draw depends on the samples' keys, not on the order they were read in.
+    flipped = data.subset(range(len(data) - 1, -1, -1))
+    assert set(draw_programs(flipped, 0.5).keys) == set(half.keys)
+    # A smaller share's programs are among a larger one's; the smallest keeps one per task.
+    quarter = draw_programs(data, 0.25)
+    assert set(quarter.keys) < set(half.keys)
+    assert [len(m) for m in draw_programs(data, 0.01).task_members()] == [1] * len(data.tasks)
+
+
+def test_training_on_a_program_fraction_is_training_on_its_draw(data):
+    config = TrainConfig(epochs=1, tasks_per_batch=2, samples_per_task=6, fasttext=False)
+    drawn, info = train(replace(config, program_fraction=0.5), _model_config(), data, data)
+    direct, _ = train(config, _model_config(), draw_programs(data, 0.5), data)
+    cpu = torch.device("cpu")
+    torch.testing.assert_close(score_graphs(drawn, data.graphs, cpu),
+                               score_graphs(direct, data.graphs, cpu))
+    assert info["train_graphs"] == len(draw_programs(data, 0.5)) < len(data)
 
 
 def test_several_seeds_keep_the_run_that_validates_best(data):
