@@ -80,7 +80,8 @@ def main() -> int:
     from tpgnn.batch import batch_graphs
     from tpgnn.checkpoint import checkpoint_metadata, load_checkpoint
     from tpgnn.dataset import load_graph_set
-    from tpgnn.train import draw_programs, draw_tasks
+    from tpgnn.evaluate import training_recipe
+    from tpgnn.train import training_draw
 
     torch.set_num_threads(1)
     snapshots = [checkpoint_metadata(p)["train_config"].get("data_snapshot")
@@ -102,11 +103,9 @@ def main() -> int:
           f"{'val pairwise/top1':>18s}  dead units (input, conv0-2)")
     for path in args.checkpoints:
         model = load_checkpoint(path)[0].eval()
-        recipe = checkpoint_metadata(path)["train_config"]
-        drawn = draw_programs(draw_tasks(full_train, recipe.get("task_fraction", 1.0)),
-                              recipe.get("program_fraction", 1.0))
+        drawn = training_draw(full_train, training_recipe(checkpoint_metadata(path)))
         trained, left_out = sets["train"], full_train.subset([])
-        if len(drawn) < len(full_train):  # as train() draws: tasks, then their programs
+        if len(drawn) < len(full_train):
             keys = set(drawn.keys)
             trained = samples_of(sets["train"], keys)
             left_out = samples_of(full_train, keys, inside=False)

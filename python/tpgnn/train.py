@@ -196,6 +196,12 @@ def draw_programs(data: GraphSet, fraction: float) -> GraphSet:
     return data.subset(sorted(kept))
 
 
+def training_draw(data: GraphSet, config: TrainConfig) -> GraphSet:
+    """The samples of the training split ``data`` that :func:`train` trains on with
+    ``config``: its ``task_fraction`` of the tasks, then its ``program_fraction`` of theirs."""
+    return draw_programs(draw_tasks(data, config.task_fraction), config.program_fraction)
+
+
 @torch.no_grad()
 def score_graphs(
     model: TPGNN, graphs: Sequence[ProgramGraph], device: torch.device, batch_size: int = 512
@@ -265,16 +271,12 @@ def train(
             f"training needs graphs in both splits, got {len(train_set)} train and "
             f"{len(val_set)} validation: collect data first (`tpgnn collect`)"
         )
-    if config.task_fraction < 1.0:
-        total = len(train_set.tasks)
-        train_set = draw_tasks(train_set, config.task_fraction)
-        logger.info("training on %d of %d tasks (task_fraction %g): %d programs",
-                    len(train_set.tasks), total, config.task_fraction, len(train_set))
-    if config.program_fraction < 1.0:
-        total = len(train_set)
-        train_set = draw_programs(train_set, config.program_fraction)
-        logger.info("training on %d of %d programs (program_fraction %g)", len(train_set),
-                    total, config.program_fraction)
+    drawn = training_draw(train_set, config)
+    if len(drawn) < len(train_set):
+        logger.info("training on %d of %d programs, %d of %d tasks (task_fraction %g, "
+                    "program_fraction %g)", len(drawn), len(train_set), len(drawn.tasks),
+                    len(train_set.tasks), config.task_fraction, config.program_fraction)
+    train_set = drawn
     reuse_freed_memory()
     seed_everything(config.seed)
     device = resolve_device(config.device)
