@@ -132,6 +132,11 @@ NETWORKS: dict[str, NetworkSpec] = {
     "bert_layer": NetworkSpec(_bert_layer, (1, 128, 768)),
     "vit_small": NetworkSpec(_vit_small, (1, 3, 224, 224)),
     "mobilenet_v3_small": NetworkSpec(_tv("mobilenet_v3_small"), (1, 3, 224, 224)),
+    # At 299x299, as Inception-v3 is run, its convolutions output 150, 75, 37, 18 and 9 wide:
+    # odd sizes that no 224x224 network has.
+    "googlenet_299": NetworkSpec(
+        _tv("googlenet", aux_logits=False, init_weights=False), (1, 3, 299, 299)
+    ),
 }
 """Registered networks, in the order the collector visits them."""
 

@@ -36,3 +36,14 @@ def test_resnet18_builds_without_weights():
     model, example = build_network("resnet18")
     assert tuple(example.shape) == (1, 3, 224, 224)
     assert not model.training
+
+
+@pytest.mark.slow
+def test_googlenet_299_runs_at_inception_resolution():
+    import torch
+
+    model, example = build_network("googlenet_299")
+    assert tuple(example.shape) == (1, 3, 299, 299)
+    with torch.no_grad():
+        logits = model(example)
+    assert tuple(logits.shape) == (1, 1000)  # no auxiliary heads: one output tensor
