@@ -137,6 +137,11 @@ NETWORKS: dict[str, NetworkSpec] = {
     "googlenet_299": NetworkSpec(
         _tv("googlenet", aux_logits=False, init_weights=False), (1, 3, 299, 299)
     ),
+    # Depthwise convolutions with 5x5 kernels and squeeze-and-excitation (SiLU, sigmoid
+    # gates), which MobileNet-V2 and -V3 small have only in part.
+    "efficientnet_b0": NetworkSpec(_tv("efficientnet_b0"), (1, 3, 224, 224)),
+    # Grouped 3x3 convolutions of widths no other network uses.
+    "regnet_x_400mf": NetworkSpec(_tv("regnet_x_400mf"), (1, 3, 224, 224)),
 }
 """Registered networks, in the order the collector visits them."""
 

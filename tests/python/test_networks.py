@@ -47,3 +47,18 @@ def test_googlenet_299_runs_at_inception_resolution():
     with torch.no_grad():
         logits = model(example)
     assert tuple(logits.shape) == (1, 1000)  # no auxiliary heads: one output tensor
+
+
+@pytest.mark.slow
+def test_efficientnet_and_regnet_bring_kernels_the_others_lack():
+    from torch import nn
+
+    effnet = list(build_network("efficientnet_b0")[0].modules())
+    regnet = list(build_network("regnet_x_400mf")[0].modules())
+    depthwise_5x5 = [
+        m for m in effnet
+        if isinstance(m, nn.Conv2d) and m.kernel_size == (5, 5) and m.groups == m.in_channels > 1
+    ]
+    assert depthwise_5x5 and any(isinstance(m, nn.Sigmoid) for m in effnet)  # SE gates
+    grouped = [m for m in regnet if isinstance(m, nn.Conv2d) and 1 < m.groups < m.in_channels]
+    assert grouped  # grouped, not depthwise

@@ -145,9 +145,9 @@ def _register_remeasure(subparsers: Any) -> None:
 def _add_allow_other_cpu(p: argparse.ArgumentParser) -> None:
     """``--allow-other-cpu``, shared by ``collect`` and ``remeasure``."""
     p.add_argument("--allow-other-cpu", action="store_true",
-                   help="time programs on this machine although its CPU is not the one "
-                   "--data-dir was timed on (refused otherwise: timings of two CPUs order "
-                   "programs differently)")
+                   help="time programs into workloads another CPU model timed (left alone "
+                   "otherwise, and refused when that is all of them: timings of two CPUs "
+                   "order programs differently; new workloads are timed on any CPU)")
 
 
 def _names(text: str) -> tuple[str, ...]:

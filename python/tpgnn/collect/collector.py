@@ -33,7 +33,15 @@ from .manifest import (
 from .measure import Measurer
 from .progress import progress_bar
 from .shard import SHARDS_DIR
-from .state import WorkloadState, goal, measured_traces, open_states, pick, round_robin
+from .state import (
+    WorkloadState,
+    goal,
+    measured_traces,
+    open_states,
+    pick,
+    round_robin,
+    wants_timing,
+)
 from .workers import stub_gpu_intrinsics, target_of
 from .workloads import Workload, gather_workloads
 
@@ -125,8 +133,6 @@ def _collect_locked(
     start = time.monotonic()
     target = target_of(config.target)
     manifest = load_manifest(config.data_dir)
-    if config.rpc is None:  # over RPC another machine times the programs
-        refuse_other_cpu(manifest, config.data_dir, config.allow_other_cpu)
     if workloads is None:
         workloads = gather_workloads(config.networks, config.target, config.cache_dir)
     changed = timing_changes(manifest, config.measure)
@@ -140,6 +146,15 @@ def _collect_locked(
             ", ".join(f"{k}={getattr(config.measure, k)}" for k in changed),
         )
     states = round_robin(open_states(config, workloads, manifest))
+    if config.rpc is None:  # over RPC another machine times the programs
+        elsewhere = refuse_other_cpu(
+            manifest,
+            {st.key: st.sessions for st in states if wants_timing(st, config)},
+            config.data_dir,
+            config.allow_other_cpu,
+        )
+        for st in states:
+            st.timed_elsewhere = st.key in elsewhere
     session = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
     session_info = {
         **provenance(),

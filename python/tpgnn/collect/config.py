@@ -146,8 +146,8 @@ class CollectConfig:
     num_build_workers : int or None
         Parallel build processes; ``None`` uses every core.
     allow_other_cpu : bool
-        Time programs locally on a CPU other than the one ``data_dir`` was timed on (refused
-        otherwise: :func:`tpgnn.collect.manifest.refuse_other_cpu`).
+        Time programs locally into workloads another CPU timed (left alone otherwise, and
+        refused when that is all of them: :func:`tpgnn.collect.manifest.refuse_other_cpu`).
     """
 
     data_dir: str

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import platform
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -228,42 +229,63 @@ def timing_changes(manifest: dict[str, Any], measure: MeasureConfig) -> dict[str
     return {key: sorted(values) for key, values in changed.items()}
 
 
-def timing_cpus(manifest: dict[str, Any]) -> list[str]:
-    """CPU models of the sessions that timed this dataset's programs on their own machine,
-    sorted. Sessions that timed over RPC are left out: the CPU they record is the machine
-    that drove the search, not the one that ran the programs."""
+def timing_cpus(manifest: dict[str, Any], sessions: Iterable[str] | None = None) -> list[str]:
+    """CPU models of the sessions (default: all of them) that timed programs on their own
+    machine, sorted. Sessions that timed over RPC are left out: the CPU they record is the
+    machine that drove the search, not the one that ran the programs; so are sessions the
+    manifest does not know (records of a foreign database)."""
+    known = manifest.get("sessions", {})
+    picked = known.values() if sessions is None else [known[s] for s in sessions if s in known]
     return sorted({
-        info.get("cpu_model", "unknown")
-        for info in manifest.get("sessions", {}).values()
-        if info.get("runner") != "RPCRunner"
+        info.get("cpu_model", "unknown") for info in picked if info.get("runner") != "RPCRunner"
     })
 
 
-def refuse_other_cpu(manifest: dict[str, Any], data_dir: str | Path, allow: bool) -> None:
-    """Raise ``ValueError`` when this machine's CPU is not the one the dataset was timed on.
+def refuse_other_cpu(
+    manifest: dict[str, Any],
+    sessions_of: dict[str, set[str]],
+    data_dir: str | Path,
+    allow: bool,
+) -> set[str]:
+    """The workloads to leave alone because another CPU timed them; ``ValueError`` when
+    that is every one of them.
 
-    Labels are relative within a task, and the target has no ``-mcpu``, so every x86-64
-    machine runs the same code; but another CPU runs it at other relative speeds. Timed on
-    an Intel Xeon, programs of the dataset's AMD EPYC ordered 90% of a task's pairs as
-    stored, where timing them twice there agreed on 95 to 97%, and ran 1.4x slower
-    (``benchmarks/bench_cross_cpu.py``, README). Programs timed on two CPUs in one task
-    would be labelled against each other's best, and a re-measurement would replace the
-    dataset's timings with another machine's. ``allow`` (``--allow-other-cpu``) mixes them
-    anyway: every session records its CPU.
+    ``sessions_of`` maps each workload this run would time (``shard/index``) to the
+    sessions that timed it so far. Labels are relative within a task, and the target has no
+    ``-mcpu``, so every x86-64 machine runs the same code; but another CPU runs it at other
+    relative speeds. Timed on an Intel Xeon, programs of the dataset's AMD EPYC ordered 90%
+    of a task's pairs as stored, where timing them twice there agreed on 95 to 97%, and ran
+    1.4x slower (``benchmarks/bench_cross_cpu.py``, README). So a workload stays on the CPU
+    that first timed it: programs of two CPUs in one task would be labelled against each
+    other's best. New workloads (another network's) can be timed on any CPU; the dataset
+    then mixes CPUs by whole workloads, each session recording its CPU. ``allow``
+    (``--allow-other-cpu``) times the others' workloads too.
     """
     here = cpu_info()["cpu_model"]
-    earlier = timing_cpus(manifest)
-    others = [cpu for cpu in earlier if cpu != here]
-    if not others:
-        return
+    elsewhere = {
+        key: others
+        for key, sessions in sessions_of.items()
+        if (others := [cpu for cpu in timing_cpus(manifest, sessions) if cpu != here])
+    }
+    if not elsewhere:
+        return set()
+    cpus = ", ".join(sorted({cpu for others in elsewhere.values() for cpu in others}))
     if allow:
-        logger.warning("timing on %s into %s, which was timed on %s (--allow-other-cpu)",
-                       here, data_dir, ", ".join(others))
-        return
-    raise ValueError(
-        f"{data_dir} was timed on {', '.join(earlier)}, and this machine is {here}: programs "
-        f"run at other relative speeds on another CPU (benchmarks/bench_cross_cpu.py "
-        f"measures how much), so timings of the two would be mixed in one dataset. Measure "
-        f"on the dataset's CPU, into another --data-dir, or pass --allow-other-cpu to mix "
-        f"them (each session records its CPU)."
+        logger.warning("timing on %s %d workloads of %s that %s timed (--allow-other-cpu)",
+                       here, len(elsewhere), data_dir, cpus)
+        return set()
+    if len(elsewhere) == len(sessions_of):
+        raise ValueError(
+            f"the {len(elsewhere)} workloads of {data_dir} left to time were timed on "
+            f"{cpus}, and this machine is {here}: programs run at other relative speeds on "
+            f"another CPU (benchmarks/bench_cross_cpu.py measures how much), so one task "
+            f"would hold timings of two CPUs. Measure on {cpus}, add new workloads here "
+            f"(another network's), measure into another --data-dir, or pass "
+            f"--allow-other-cpu to mix them."
+        )
+    logger.warning(
+        "leaving %d of the %d workloads left to time to %s, which timed them (this machine "
+        "is %s): %s. Measure them there, or pass --allow-other-cpu to mix CPUs in a task.",
+        len(elsewhere), len(sessions_of), cpus, here, ", ".join(sorted(elsewhere)),
     )
+    return set(elsewhere)

@@ -192,9 +192,10 @@ def remeasure(
     DataDirBusyError
         When a collector or another re-measurement is writing ``data_dir``.
     ValueError
-        When this machine's CPU is not the dataset's and ``allow_other_cpu`` is not set
-        (:func:`~tpgnn.collect.manifest.refuse_other_cpu`): its timings would replace
-        the dataset's.
+        When another CPU timed every workload to measure again and ``allow_other_cpu`` is
+        not set (:func:`~tpgnn.collect.manifest.refuse_other_cpu`): this machine's timings
+        would replace that CPU's. Workloads of this CPU are measured; the others are left,
+        with a warning.
     """
     with exclusive_directory(data_dir) as root:
         for d in [root, *shard_dirs(root)]:
@@ -241,7 +242,17 @@ def _remeasure_locked(
         if refreshed != manifest:
             write_manifest(root, refreshed)
         return stats
-    refuse_other_cpu(manifest, root, allow_other_cpu)
+    elsewhere = refuse_other_cpu(
+        manifest,
+        {
+            f"{shard.name}/{workload}": {(s.meta or {}).get("session") for s in samples}
+            for shard, workload, samples in todo
+        },
+        root,
+        allow_other_cpu,
+    )
+    todo = [item for item in todo if f"{item[0].name}/{item[1]}" not in elsewhere]
+    stats.pending = len(todo)
     session = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
     session_info = {
         **provenance(),

@@ -26,6 +26,8 @@ __all__ = [
     "open_states",
     "pick",
     "round_robin",
+    "wants_random",
+    "wants_timing",
 ]
 
 
@@ -45,6 +47,10 @@ class WorkloadState:
     random_exhausted: bool = False
     fruitless: int = 0
     exhausted: bool = False
+    sessions: set[str] = field(default_factory=set)
+    """The sessions that timed its programs (keys of the manifest's ``sessions``)."""
+    timed_elsewhere: bool = False
+    """Another CPU timed it, so this run leaves it alone (never written to the manifest)."""
 
     @property
     def key(self) -> str:
@@ -98,6 +104,7 @@ def open_states(
             if st is None:
                 continue
             st.hashes.add(m.shash)
+            st.sessions.add(m.session)
             st.randoms += m.source == RANDOM
             if secs and min(secs) < FAILURE_COST:
                 st.successes += 1
@@ -124,13 +131,14 @@ def pick(states: list[WorkloadState], config: CollectConfig) -> tuple[WorkloadSt
 
     Random batches first, in ``states`` order, until every workload has its random
     programs; then the workload with the fewest successes, until each has
-    ``samples_per_workload``; then the same until the dataset holds ``total``.
+    ``samples_per_workload``; then the same until the dataset holds ``total``. Workloads
+    another CPU timed are left alone.
     """
-    want_random = config.search.random_per_workload
-    for st in states:
-        if not st.random_exhausted and not st.exhausted and st.randoms < want_random:
+    here = [s for s in states if not s.timed_elsewhere]
+    for st in here:
+        if wants_random(st, config):
             return st, "random"
-    live = [s for s in states if not s.exhausted]
+    live = [s for s in here if not s.exhausted]
     if not live:
         return None
     low = min(live, key=lambda s: s.successes)
@@ -154,10 +162,31 @@ def measured_traces(st: WorkloadState) -> list[tuple[Any, list[float]]]:
     return out
 
 
+def wants_random(st: WorkloadState, config: CollectConfig) -> bool:
+    """Whether the workload still lacks random programs its design space can give."""
+    return (
+        not st.random_exhausted
+        and not st.exhausted
+        and st.randoms < config.search.random_per_workload
+    )
+
+
+def wants_timing(st: WorkloadState, config: CollectConfig) -> bool:
+    """Whether :func:`pick` may still choose the workload (ignoring other CPUs)."""
+    return not st.exhausted and (
+        wants_random(st, config)
+        or st.successes < config.samples_per_workload
+        or config.total is not None
+    )
+
+
 def goal(states: list[WorkloadState], config: CollectConfig) -> int:
-    """Successful samples the run is heading for, given what is known to be exhausted."""
+    """Successful samples the run is heading for, given what is known to be exhausted or
+    left to another CPU."""
     per = sum(
-        s.successes if s.exhausted else max(s.successes, config.samples_per_workload)
+        s.successes
+        if s.exhausted or s.timed_elsewhere
+        else max(s.successes, config.samples_per_workload)
         for s in states
     )
     return max(per, config.total or 0)

@@ -286,7 +286,7 @@ def test_rerun_with_other_timing_settings_warns(collected, tmp_path, caplog):
     assert "min_repeat_ms=[1]" in warning and "min_repeat_ms=2" in warning
 
 
-def test_rerun_on_another_cpu_is_refused_unless_allowed(collected, tmp_path, caplog):
+def test_another_cpus_workload_is_left_alone_and_a_new_one_timed(collected, tmp_path, caplog):
     import shutil
 
     from tpgnn.collect.manifest import cpu_info, load_manifest, timing_cpus, write_manifest
@@ -298,13 +298,28 @@ def test_rerun_on_another_cpu_is_refused_unless_allowed(collected, tmp_path, cap
     for info in manifest["sessions"].values():
         info["cpu_model"] = "Other CPU 9000"
     write_manifest(copy, manifest)
-    records = (copy / "shards" / "tiny" / RECORD_FILE).read_bytes()
+    records = _lines(copy / "shards" / "tiny" / RECORD_FILE)
+    more = small_config(copy, samples_per_workload=20)
     with pytest.raises(ValueError, match="timed on Other CPU 9000, and this machine is"):
-        collect(small_config(copy, samples_per_workload=20), [matmul_workload()])
-    assert (copy / "shards" / "tiny" / RECORD_FILE).read_bytes() == records
+        collect(more, [matmul_workload()])
+    assert _lines(copy / "shards" / "tiny" / RECORD_FILE) == records
     assert load_manifest(copy) == manifest  # no session was opened
+
     with caplog.at_level(logging.WARNING, logger="tpgnn.collect.manifest"):
-        again = collect(small_config(copy, allow_other_cpu=True), [matmul_workload()])
-    assert again.measured == 0
-    assert any("which was timed on Other CPU 9000" in r.getMessage() for r in caplog.records)
+        stats = collect(more, [matmul_workload(), relu_workload()])
+    assert any("leaving 1 of the 2 workloads left to time to Other CPU 9000" in r.getMessage()
+               and "tiny/0" in r.getMessage() for r in caplog.records)
+    after = _lines(copy / "shards" / "tiny" / RECORD_FILE)
+    assert after[: len(records)] == records and len(after) == len(records) + stats.measured
+    assert stats.measured == 1  # the ReLU's one program; the matmul stays at its count
+    widx = [json.loads(x)["workload"] for x in _lines(copy / "shards" / "tiny" / SIDECAR_FILE)]
+    assert widx[len(records):] == [1]
+    assert load_manifest(copy)["workloads"]["tiny/0"]["successes"] < 20
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="tpgnn.collect.manifest"):
+        again = collect(small_config(copy, samples_per_workload=12, allow_other_cpu=True),
+                        [matmul_workload()])
+    assert again.measured >= 1  # the other CPU's workload, on request
+    assert any("(--allow-other-cpu)" in r.getMessage() for r in caplog.records)
     assert timing_cpus(load_manifest(copy)) == sorted(["Other CPU 9000", cpu_info()["cpu_model"]])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -125,7 +126,7 @@ def test_timing_changes_names_earlier_settings_that_differ():
     assert timing_changes({}, MeasureConfig()) == {}
 
 
-def test_the_cpus_that_timed_locally_are_the_dataset_cpus():
+def test_the_cpus_that_timed_locally_are_the_sessions_cpus():
     here = cpu_info()["cpu_model"]
     manifest = {"sessions": {
         "a": {"cpu_model": "Other CPU 9000", "runner": "LocalRunner"},
@@ -133,10 +134,26 @@ def test_the_cpus_that_timed_locally_are_the_dataset_cpus():
         "c": {"cpu_model": "Driver CPU", "runner": "RPCRunner"},  # timed elsewhere
     }}
     assert timing_cpus(manifest) == sorted(["Other CPU 9000", here])
-    assert timing_cpus({}) == []
-    with pytest.raises(ValueError, match="timed on .*Other CPU 9000.*--allow-other-cpu"):
-        refuse_other_cpu(manifest, "d", allow=False)
-    refuse_other_cpu(manifest, "d", allow=True)
-    del manifest["sessions"]["a"]
-    refuse_other_cpu(manifest, "d", allow=False)  # this CPU and an RPC session: no mix
-    refuse_other_cpu({}, "d", allow=False)  # a new dataset takes this machine's CPU
+    assert timing_cpus(manifest, ["a", "c", "foreign"]) == ["Other CPU 9000"]
+    assert timing_cpus(manifest, ["c"]) == timing_cpus({}) == []
+
+
+def test_a_workload_stays_on_the_cpu_that_timed_it(caplog):
+    here = cpu_info()["cpu_model"]
+    manifest = {"sessions": {
+        "a": {"cpu_model": "Other CPU 9000", "runner": "LocalRunner"},
+        "b": {"cpu_model": here, "runner": "LocalRunner"},
+        "c": {"cpu_model": "Driver CPU", "runner": "RPCRunner"},
+    }}
+    # x/0: the other CPU's; x/1: this CPU's and an RPC session's; y/0: new.
+    sessions_of = {"x/0": {"a"}, "x/1": {"b", "c"}, "y/0": set()}
+    with caplog.at_level(logging.WARNING, logger="tpgnn.collect.manifest"):
+        assert refuse_other_cpu(manifest, sessions_of, "d", allow=False) == {"x/0"}
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "leaving 1 of the 3" in warning and "x/0" in warning and "x/1" not in warning
+    assert refuse_other_cpu(manifest, sessions_of, "d", allow=True) == set()
+    with pytest.raises(ValueError, match="timed on Other CPU 9000, and this machine is .*"
+                       "another network's.*--allow-other-cpu"):
+        refuse_other_cpu(manifest, {"x/0": {"a"}}, "d", allow=False)
+    assert refuse_other_cpu(manifest, {"x/1": {"b", "c"}, "y/0": set()}, "d", False) == set()
+    assert refuse_other_cpu({}, {"y/0": set()}, "d", allow=False) == set()  # a new dataset

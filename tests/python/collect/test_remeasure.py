@@ -151,6 +151,32 @@ def test_remeasuring_on_another_cpu_is_refused(collected, tmp_path, capsys):
     assert not (shard_dir / REMEASURE_FILE).exists()
 
 
+@pytest.mark.slow
+def test_only_this_cpus_workloads_are_measured_again(collected, tmp_path, caplog):
+    import logging
+
+    from collect_helpers import relu_workload, small_config
+
+    from tpgnn.collect.collector import collect
+    from tpgnn.collect.manifest import load_manifest, write_manifest
+
+    data_dir, shard_dir, session = _copy(collected, tmp_path)
+    manifest = load_manifest(data_dir)
+    manifest["sessions"][session]["cpu_model"] = "Other CPU 9000"
+    write_manifest(data_dir, manifest)
+    collect(small_config(data_dir), [relu_workload()])  # a new workload, timed here
+    sessions = sorted(load_manifest(data_dir)["sessions"])
+
+    with caplog.at_level(logging.WARNING, logger="tpgnn.collect.manifest"):
+        stats = remeasure(data_dir, sessions, ("train",), FAST, progress=False)
+
+    assert (stats.workloads, stats.programs, stats.pending) == (1, 1, 0)
+    relu = [m["record"] for m in _lines(shard_dir / SIDECAR_FILE) if m["workload"] == 1]
+    assert [line["record"] for line in _lines(shard_dir / REMEASURE_FILE)] == relu
+    assert any("tiny/0" in r.getMessage() and "Other CPU 9000" in r.getMessage()
+               for r in caplog.records)
+
+
 def test_noisy_sessions_are_judged_on_first_measurements():
     quiet, noisy = [1.0, 1.0, 1.0], [1.0, 1.5, 2.0]
     remeasured = {"session": "new", "original_run_secs": noisy}
