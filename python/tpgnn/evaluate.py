@@ -227,11 +227,12 @@ def evaluate(args: argparse.Namespace) -> dict:
     """Score every model on the evaluation programs; returns the report."""
     from ._memory import reuse_freed_memory
     from .baselines import load_store_features
+    from .bootstrap import compare_models, format_comparison
     from .checkpoint import default_checkpoint_path, load_checkpoint
     from .collect.manifest import load_manifest
     from .dataset import dataset_layout, load_graph_set
     from .holdout import hold_out_network
-    from .train import score_graphs
+    from .train import score_graphs, task_scores
 
     reuse_freed_memory()
     checkpoint = args.checkpoint or default_checkpoint_path()
@@ -295,6 +296,8 @@ def evaluate(args: argparse.Namespace) -> dict:
         "tasks": task_rows(test, scores),
         "protocol": protocol,
         "gnn_vs_xgb": improvement(rows),
+        "gnn_vs_xgb_interval": compare_models(task_scores(test, scores["gnn"]),
+                                              task_scores(test, scores["xgb"])),
     }
     print(format_table(rows))
     for network, how in protocol.items():
@@ -303,6 +306,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     print(f"GNN vs XGB overall: (1 - top1) reduced by {gain['top1_error_reduction']:.1%}, "
           f"pairwise error reduced by {gain['pairwise_error_reduction']:.1%} (target: both "
           f">= 33%)")
+    print(format_comparison("gnn", "xgb", report["gnn_vs_xgb_interval"]))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         document = {**report, **{m: {n: rows[n][m] for n in rows} for m in MODELS}}

@@ -102,5 +102,11 @@ def test_evaluate_command_on_a_user_database(measured_dataset, tmp_path, monkeyp
             assert all(seconds >= t["best_seconds"] for seconds, t in picked)
             total = sum(t["weight"] * seconds for seconds, t in picked)
             assert report[model]["overall"][f"top{k}"] == pytest.approx(best / total)
+    # The paired bootstrap's interval brackets the overall figure.
+    interval = report["gnn_vs_xgb_interval"]
+    assert interval["tasks"] == len(tasks)
+    for name, value in report["gnn_vs_xgb"].items():
+        assert interval[name]["estimate"] == pytest.approx(value)
+        assert interval[name]["low"] <= value <= interval[name]["high"]
     assert (tmp_path / "predicted_vs_measured.png").exists()
     assert (tmp_path / "top1_per_network.png").exists()
