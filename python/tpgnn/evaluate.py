@@ -84,6 +84,11 @@ def format_table(rows: dict[str, dict[str, dict]]) -> str:
     )
     lines = [header, "-" * len(header)]
     for network, models in rows.items():
+        if all(m["num_tasks"] == 0 for m in models.values()):
+            # A featured network the data has no tasks of (e.g. a training network whose
+            # leave-one-network-out row was not asked for): one line, not rows of NaN.
+            lines.append(f"{network:16s} no tasks in the evaluation data")
+            continue
         for model, m in models.items():
             values = " ".join(f"{m[k]:17.4f}" for k in METRICS)
             lines.append(

@@ -65,7 +65,7 @@ def test_the_mlp_trains_the_same_whatever_the_caller_s_thread_count():
 
 
 @pytest.mark.slow
-def test_evaluate_command_on_a_user_database(measured_dataset, tmp_path, monkeypatch):
+def test_evaluate_command_on_a_user_database(measured_dataset, tmp_path, monkeypatch, capsys):
     from tpgnn.cli import main
 
     out = tmp_path / "eval.json"
@@ -79,6 +79,10 @@ def test_evaluate_command_on_a_user_database(measured_dataset, tmp_path, monkeyp
                  "--cache-dir", str(tmp_path / "graphs"),
                  "--feature-cache-dir", str(tmp_path / "features")])
     assert code == 0
+    # A featured network without tasks here gets one line in the table, not rows of NaN.
+    printed = capsys.readouterr().out
+    assert "inception_v3" in printed and "no tasks in the evaluation data" in printed
+    assert "nan" not in printed
     # Both caches go where they were told, nothing into the working directory.
     assert list((tmp_path / "features").glob("*per-store-feature*"))
     assert list((tmp_path / "graphs").iterdir())
