@@ -157,7 +157,7 @@ def _collect_locked(
             st.timed_elsewhere = st.key in elsewhere
     session = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
     session_info = {
-        **provenance(),
+        **provenance(config.rpc.key if config.rpc else None),
         "started": utc_now(),
         "target": dict(config.target),
         "measurement": asdict(config.measure),

@@ -69,18 +69,27 @@ def utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def provenance() -> dict[str, Any]:
-    """The machine and software that measure, for a new session entry."""
+def provenance(rpc_key: str | None = None) -> dict[str, Any]:
+    """The machine and software that measure, for a new session entry.
+
+    Over RPC (``rpc_key``, the tracker's device key) another machine times the programs, and
+    TVM's RPC protocol does not say what CPU it has. Its CPU fields then say that they are
+    unknown (``cpu_model`` names the device key; no flags, no core count) rather than describe
+    this machine, which only built the programs and is recorded as ``build_host``.
+    """
     import tvm
     import tvm_ffi
 
-    return {
-        **cpu_info(),
+    software = {
         "platform": platform.platform(),
         "python": platform.python_version(),
         "tvm_version": tvm.__version__,
         "tvm_ffi_version": tvm_ffi.__version__,
     }
+    if rpc_key is None:
+        return {**cpu_info(), **software}
+    return {"cpu_model": f"unknown (RPC device {rpc_key!r})", "cpu_flags": [], "num_cores": None,
+            "build_host": {**cpu_info(), "platform": software["platform"]}, **software}
 
 
 def load_manifest(data_dir: str | Path) -> dict[str, Any]:

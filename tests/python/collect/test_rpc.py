@@ -10,7 +10,7 @@ from collect_helpers import matmul_workload, small_config
 from tpgnn.collect.collector import collect
 from tpgnn.collect.config import RPCSettings, SearchConfig
 from tpgnn.collect.loader import load_shard
-from tpgnn.collect.manifest import load_manifest
+from tpgnn.collect.manifest import cpu_info, load_manifest
 
 KEY = "tpgnn-test-cpu"
 
@@ -60,6 +60,11 @@ def test_collect_through_rpc_tracker(tmp_path, tracker_with_server):
     assert all(s.ok and len(s.run_secs) == 3 for s in shard.samples)
     (session,) = load_manifest(tmp_path)["sessions"].values()
     assert session["runner"] == "RPCRunner" and session["rpc"]["key"] == KEY
+    # The device's CPU is not known here; this machine is recorded as the one that built.
+    assert session["cpu_model"] == f"unknown (RPC device {KEY!r})"
+    assert session["cpu_flags"] == [] and session["num_cores"] is None
+    assert session["build_host"]["cpu_model"] == cpu_info()["cpu_model"]
+    assert session["tvm_version"]
 
 
 def test_rpc_settings_parse_rejects_bad_address():
