@@ -411,6 +411,10 @@ def run(args: argparse.Namespace) -> int:
                                snapshot=snapshot)
     val_set = load_graph_set(args.data, ["val"], cache_dir=cache, workers=args.workers,
                              snapshot=snapshot)
+    if args.prepare_only:
+        print(f"graphs ready in {cache}: {len(train_set)} train and {len(val_set)} validation "
+              f"programs; nothing trained")
+        return 0
     vectors = None
     if config.fasttext and args.type_vectors:
         vectors = load_type_vectors(args.type_vectors)
@@ -478,6 +482,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=2, help="graph extraction processes")
     p.add_argument("--cache-dir", default="cache/graphs")
     p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--prepare-only", action="store_true",
+                   help="extract the dataset's graphs into the cache and stop, so that several "
+                        "training runs started next share one cache instead of each building it")
     p.add_argument("--data-snapshot-of", metavar="CHECKPOINT",
                    help="train on exactly the records another checkpoint was trained on "
                         "(the dataset may have grown since), e.g. for an ablation")

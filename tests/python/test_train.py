@@ -171,6 +171,18 @@ def test_cli_without_validation_data_is_a_clear_error(measured_dataset, tmp_path
     assert not (tmp_path / "m.pt").exists()
 
 
+def test_cli_prepare_only_fills_the_cache_and_trains_nothing(measured_dataset, tmp_path,
+                                                             capsys):
+    from tpgnn.cli import main
+
+    cache = tmp_path / "graphs"
+    args = ["train", "--data", str(measured_dataset), "--out", str(tmp_path / "m.pt"),
+            "--cache-dir", str(cache), "--workers", "1", "--prepare-only"]
+    assert main(args) == 0
+    assert "nothing trained" in capsys.readouterr().out
+    assert list(cache.iterdir()) and not (tmp_path / "m.pt").exists()
+
+
 @pytest.mark.parametrize("options", [{}, {"layer_norm": True, "residual": True},
                                      {"gate_temperature": False}, {"negative_slope": 0.01},
                                      {"cost_readout": 4}])
