@@ -66,19 +66,23 @@ def graph_vector(graph, num_types: int, groups: list[torch.Tensor]) -> np.ndarra
     return np.concatenate(parts)
 
 
-def fit_and_score(vectors: dict, sets: dict, threads: int) -> dict[str, dict]:
-    """Fit :data:`BOOSTER` on the training vectors; ranking metrics on val and test."""
-    import xgboost as xgb
-
+def val_and_test(sets: dict, predict) -> dict:
+    """Ranking metrics of ``predict(split) -> scores`` on the validation and test splits."""
     from tpgnn.metrics import ranking_metrics
     from tpgnn.train import task_scores
+
+    return {split: ranking_metrics(task_scores(sets[split], torch.from_numpy(
+        np.asarray(predict(split), dtype=np.float64)))) for split in ("val", "test")}
+
+
+def fit_and_score(vectors: dict, sets: dict, threads: int) -> dict:
+    """Fit :data:`BOOSTER` on the training vectors; ranking metrics on val and test."""
+    import xgboost as xgb
 
     booster = xgb.train({**BOOSTER, "nthread": threads},
                         xgb.DMatrix(vectors["train"], label=sets["train"].labels.numpy()),
                         ROUNDS)
-    return {split: ranking_metrics(task_scores(
-        sets[split], torch.from_numpy(booster.predict(xgb.DMatrix(vectors[split])).astype(
-            np.float64)))) for split in ("val", "test")}
+    return val_and_test(sets, lambda split: booster.predict(xgb.DMatrix(vectors[split])))
 
 
 def row(name: str, metrics: dict, seconds: float) -> str:
@@ -107,8 +111,6 @@ def main() -> int:
     from tpgnn.dataset import load_graph_set
     from tpgnn.evaluate import with_features
     from tpgnn.graph import node_type_vocabulary
-    from tpgnn.metrics import ranking_metrics
-    from tpgnn.train import task_scores
 
     sets, stores = {}, {}
     for split in SPLITS:
@@ -159,9 +161,8 @@ def main() -> int:
             keep = [i for i, (shard, _) in enumerate(train.keys) if shard not in dropped]
             model = fit_xgb([stores["train"][i] for i in keep],
                             train.labels.numpy()[keep], num_threads=args.threads)
-            metrics = {s: ranking_metrics(task_scores(
-                sets[s], torch.from_numpy(predict_xgb(model, stores[s])))) for s in ("val",
-                                                                                     "test")}
+            metrics = val_and_test(sets, lambda split, model=model: predict_xgb(model,
+                                                                                stores[split]))
             name = "all training shards" if not dropped else "without " + ", ".join(
                 sorted(dropped))
             print(row(f"{name} ({len(keep):,})", metrics, time.perf_counter() - start),

@@ -55,14 +55,14 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     args = parser.parse_args()
 
-    import tpgnn.losses
     from tpgnn.baselines import MLPConfig, fit_mlp, load_store_features, predict_mlp
     from tpgnn.dataset import load_graph_set
     from tpgnn.evaluate import with_features
+    from tpgnn.losses import loss_function
     from tpgnn.metrics import ranking_metrics
     from tpgnn.train import task_scores
 
-    objectives = {name: tpgnn.losses.loss_function(name)
+    objectives = {name: loss_function(name)
                   for name in ("rank", "huber", "lambdarank")}
     objectives |= {"gap_rank": gap_rank_loss, "listnet": listnet_loss}
     train, val = (load_graph_set(args.data, [s]) for s in ("train", "val"))
@@ -70,22 +70,15 @@ def main() -> int:
     val, val_features = with_features(val, load_store_features(args.data, val.keys))
     print(f"TenSet MLP, {len(train):,} training programs; validation ({len(val):,} programs) "
           f"top-1 / top-5 / pairwise")
-    original = tpgnn.losses.loss_function
-    try:
-        for name, loss in objectives.items():
-            # fit_mlp looks its loss up by name at call time; hand it this one.
-            tpgnn.losses.loss_function = lambda _name, loss=loss: loss
-            for seed in args.seeds:
-                start = time.perf_counter()
-                model = fit_mlp(train_features, train.labels.numpy(), train.task_index.numpy(),
-                                MLPConfig(seed=seed))
-                m = ranking_metrics(task_scores(val, torch.from_numpy(
-                    predict_mlp(model, val_features))))
-                print(f"{name:11s} seed {seed}  {m.top1:.3f} / {m.top5:.3f} / "
-                      f"{m.pairwise_accuracy:.3f}  {time.perf_counter() - start:4.0f} s",
-                      flush=True)
-    finally:
-        tpgnn.losses.loss_function = original
+    for name, loss in objectives.items():
+        for seed in args.seeds:
+            start = time.perf_counter()
+            model = fit_mlp(train_features, train.labels.numpy(), train.task_index.numpy(),
+                            MLPConfig(seed=seed), loss=loss)
+            m = ranking_metrics(task_scores(val, torch.from_numpy(
+                predict_mlp(model, val_features))))
+            print(f"{name:11s} seed {seed}  {m.top1:.3f} / {m.top5:.3f} / "
+                  f"{m.pairwise_accuracy:.3f}  {time.perf_counter() - start:4.0f} s", flush=True)
     return 0
 
 

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,8 +160,11 @@ def one_torch_thread() -> Iterator[None]:
 def fit_mlp(
     features: Sequence[np.ndarray], labels: np.ndarray, task_index: np.ndarray,
     config: MLPConfig = MLPConfig(),
+    loss: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> SegmentSumMLP:
-    """Train the TenSet MLP with the same losses as the GNN (batches grouped by task).
+    """Train the TenSet MLP with the same losses as the GNN (batches grouped by task), or with
+    ``loss`` (``(scores, labels, task_index) -> loss``, e.g. an objective under study) in
+    place of ``config.loss``.
 
     Training runs on one thread, so a seed gives the same model on any machine's core count:
     torch's CPU kernels split large sums by thread, and on the shipped model's training
@@ -176,7 +179,7 @@ def fit_mlp(
     all_stores, _ = _stack(features)
     model.scale.copy_(all_stores.abs().amax(0).clamp(min=1e-6))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    loss_fn = loss_function(config.loss)
+    loss_fn = loss or loss_function(config.loss)
     labels_t = torch.as_tensor(labels, dtype=torch.float32)
     tasks_t = torch.as_tensor(task_index, dtype=torch.long)
     for _ in range(config.epochs):

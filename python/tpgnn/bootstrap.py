@@ -11,45 +11,20 @@ error reductions of issue 4 on every draw.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .metrics import TaskScores, best_in_top_k, pairwise_accuracy
+from .metrics import TaskScores, pooled_metrics, task_totals
 
-#: Columns of :func:`task_totals`: the per-task sums the pooled metrics are ratios of.
-TOTALS = ("best", "top1", "top5", "correct", "pairs")
-
-
-def task_totals(tasks: Sequence[TaskScores]) -> np.ndarray:
-    """``[T, 5]``: per task, ``w * best``, ``w * cost of the top pick``, ``w * best of the top
-    5``, correctly ordered pairs and pairs (columns :data:`TOTALS`).
-
-    Tasks without a finite cost are left out, as :func:`~tpgnn.metrics.ranking_metrics` does.
-    """
-    rows = []
-    for t in tasks:
-        if len(t.costs) == 0 or not math.isfinite(float(t.costs.min())):
-            continue
-        correct, pairs = pairwise_accuracy(t)
-        rows.append([t.weight * float(t.costs.min()), t.weight * best_in_top_k(t, 1),
-                     t.weight * best_in_top_k(t, 5), correct, pairs])
-    return np.asarray(rows, dtype=np.float64).reshape(-1, len(TOTALS))
-
-
-def pooled_metrics(totals: np.ndarray) -> dict[str, np.ndarray]:
-    """Top-1, top-5 and pairwise accuracy from summed totals (``[..., 5]``, any leading
-    shape), as :func:`~tpgnn.metrics.ranking_metrics` pools them."""
-    best, top1, top5, correct, pairs = np.moveaxis(totals, -1, 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {"top1": best / top1, "top5": best / top5, "pairwise_accuracy": correct / pairs}
+__all__ = ["Interval", "compare_models", "error_reductions", "format_comparison",
+           "task_totals"]
 
 
 def error_reductions(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray]):
     """Issue 4's figures: the relative reduction of ``1 - top1`` and of the pairwise error
-    (a perfect baseline's error counts as 1e-12, as :func:`tpgnn.evaluate.improvement`)."""
+    (a perfect baseline's error counts as 1e-12), of arrays of draws or of single figures."""
     def reduction(metric: str) -> np.ndarray:
         return 1 - (1 - ours[metric]) / np.maximum(1 - theirs[metric], 1e-12)
 

@@ -99,12 +99,10 @@ def format_table(rows: dict[str, dict[str, dict]]) -> str:
 
 def improvement(rows: dict, model: str = "gnn", baseline: str = "xgb") -> dict[str, float]:
     """Relative reduction of (1 - top1) and of pairwise error of ``model`` over ``baseline``."""
-    ours, theirs = rows["overall"][model], rows["overall"][baseline]
-    return {
-        "top1_error_reduction": 1 - (1 - ours["top1"]) / max(1 - theirs["top1"], 1e-12),
-        "pairwise_error_reduction": 1
-        - (1 - ours["pairwise_accuracy"]) / max(1 - theirs["pairwise_accuracy"], 1e-12),
-    }
+    from .bootstrap import error_reductions
+
+    reductions = error_reductions(rows["overall"][model], rows["overall"][baseline])
+    return {name: float(value) for name, value in reductions.items()}
 
 
 def plot(test, scores: dict[str, torch.Tensor], rows: dict, out_dir: Path) -> list[Path]:

@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 
 
@@ -53,6 +54,39 @@ def pairwise_accuracy(task: TaskScores) -> tuple[int, int]:
     return correct, int(mask.sum())
 
 
+#: Columns of :func:`task_totals`: the per-task sums the pooled metrics are ratios of.
+TOTALS = ("best", "top1", "top5", "correct", "pairs")
+
+
+def measured_tasks(tasks: Sequence[TaskScores]) -> list[TaskScores]:
+    """The tasks with at least one finite cost: a task whose every program failed has no
+    best to score picks against."""
+    return [t for t in tasks if len(t.costs) > 0 and math.isfinite(float(t.costs.min()))]
+
+
+def task_totals(tasks: Sequence[TaskScores]) -> np.ndarray:
+    """``[T, 5]``: per measured task, ``w * best``, ``w * cost of the top pick``, ``w * best of
+    the top 5``, correctly ordered pairs and pairs (columns :data:`TOTALS`).
+
+    Summed over any set of tasks they give that set's pooled metrics (:func:`pooled_metrics`),
+    which is what lets :mod:`tpgnn.bootstrap` redraw the tasks without rescoring them.
+    """
+    rows = []
+    for t in measured_tasks(tasks):
+        correct, pairs = pairwise_accuracy(t)
+        rows.append([t.weight * float(t.costs.min()), t.weight * best_in_top_k(t, 1),
+                     t.weight * best_in_top_k(t, 5), correct, pairs])
+    return np.asarray(rows, dtype=np.float64).reshape(-1, len(TOTALS))
+
+
+def pooled_metrics(totals: np.ndarray) -> dict[str, np.ndarray]:
+    """Top-1, top-5 and pairwise accuracy from summed :func:`task_totals` (``[..., 5]``, any
+    leading shape); NaN where there are no pairs."""
+    best, top1, top5, correct, pairs = np.moveaxis(totals, -1, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"top1": best / top1, "top5": best / top5, "pairwise_accuracy": correct / pairs}
+
+
 def ranking_metrics(tasks: Sequence[TaskScores]) -> RankingMetrics:
     """Aggregate over tasks.
 
@@ -63,22 +97,16 @@ def ranking_metrics(tasks: Sequence[TaskScores]) -> RankingMetrics:
     - ``rmse``: of scores against normalised throughput, pooled over samples (meaningful for
       regression-trained models only; ranking losses do not calibrate scores).
     """
-    tasks = [t for t in tasks if len(t.costs) > 0 and math.isfinite(float(t.costs.min()))]
+    tasks = measured_tasks(tasks)
     if not tasks:
         nan = float("nan")
         return RankingMetrics(nan, nan, nan, nan, 0, 0)
-    best = sum(t.weight * float(t.costs.min()) for t in tasks)
-    top1 = best / sum(t.weight * best_in_top_k(t, 1) for t in tasks)
-    top5 = best / sum(t.weight * best_in_top_k(t, 5) for t in tasks)
-    correct = total = 0
-    for t in tasks:
-        c, n = pairwise_accuracy(t)
-        correct, total = correct + c, total + n
+    pooled = pooled_metrics(task_totals(tasks).sum(0))
     errors = torch.cat([(t.scores.double() - t.labels.double()) ** 2 for t in tasks])
     return RankingMetrics(
-        top1=top1,
-        top5=top5,
-        pairwise_accuracy=correct / total if total else float("nan"),
+        top1=float(pooled["top1"]),
+        top5=float(pooled["top5"]),
+        pairwise_accuracy=float(pooled["pairwise_accuracy"]),
         rmse=float(errors.mean().sqrt()),
         num_tasks=len(tasks),
         num_samples=int(sum(len(t.costs) for t in tasks)),
