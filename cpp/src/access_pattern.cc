@@ -14,6 +14,7 @@
 #include <tvm/ffi/reflection/accessor.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <string_view>
 #include <unordered_map>
@@ -27,6 +28,9 @@ namespace {
 
 /*! \brief Index expressions deeper than this are taken as opaque in the variables they use. */
 constexpr int kMaxDepth = 64;
+
+/*! \brief The cache line the cache-line column counts in, as on x86 and most Arm cores. */
+constexpr double kCacheLineBytes = 64.0;
 
 /*!
  * \brief sum(coefficient * variable) + constant, plus the variables the value depends on in a
@@ -182,7 +186,8 @@ class AccessAnalyzer::Impl {
         load_(TypeIndexOf("ir.TensorLoad")),
         store_(TypeIndexOf("tirx.BufferStore")),
         realize_(TypeIndexOf("s_tir.SBlockRealize")),
-        buffer_type_(TypeIndexOf("tirx.BufferType")) {
+        buffer_type_(TypeIndexOf("tirx.BufferType")),
+        prim_type_(TypeIndexOf("ir.PrimType")) {
     int_value_ = FindField(int_imm_, "value");
     lhs_ = FindField(add_, "a");
     rhs_ = FindField(add_, "b");
@@ -198,10 +203,12 @@ class AccessAnalyzer::Impl {
     var_ty_ = FindField(var_, "ty");
     shape_ = FindField(buffer_type_, "shape");
     strides_ = FindField(buffer_type_, "strides");
+    buffer_dtype_ = FindField(buffer_type_, "dtype");
+    prim_dtype_ = FindField(prim_type_, "dtype");
     enabled_ = int_value_ && lhs_ && rhs_ && cast_value_ && load_buffer_ && load_indices_ &&
                store_buffer_ && store_indices_ && iter_values_ && block_ && iter_vars_ &&
-               iter_var_var_ && var_ty_ && shape_ && strides_ && sub_ >= 0 && mul_ >= 0 &&
-               floordiv_ >= 0 && floormod_ >= 0;
+               iter_var_var_ && var_ty_ && shape_ && strides_ && buffer_dtype_ && prim_dtype_ &&
+               sub_ >= 0 && mul_ >= 0 && floordiv_ >= 0 && floormod_ >= 0;
   }
 
   void Reset() {
@@ -241,31 +248,75 @@ class AccessAnalyzer::Impl {
       offset.Add(Form(indices[i], 0), layout.multipliers[i]);
     }
     const bool approximate = !layout.known || !offset.opaque.empty();
+    const double bytes = layout.element_bytes;
 
-    bool found_innermost = false, found_varying = false;
+    bool found_innermost = false, found_varying = false, found_reuse = false;
+    Footprint footprint;
+    double iterations = 1.0, lines = 1.0;
     for (const EnclosingLoop& loop : loops) {
       if (loop.single_iteration) continue;
       const int64_t stride = offset.CoefficientOf(loop.var);
       const bool moves = offset.DependsOn(loop.var);
+      const double extent = static_cast<double>(std::max<int64_t>(loop.extent, 1));
       if (!found_innermost) {
         row[kAccessInnermostStride] = SignedLog(static_cast<double>(std::llabs(stride)));
         found_innermost = true;
       }
-      if (moves && !found_varying) {
-        row[kAccessVaryingStride] = SignedLog(static_cast<double>(std::llabs(stride)));
-        found_varying = true;
+      if (!moves && !found_reuse) {
+        row[kAccessReuseDistanceBytes] = SignedLog(footprint.Elements(approximate) * bytes);
+        row[kAccessReuseDistanceIters] = SignedLog(iterations);
+        found_reuse = true;
       }
+      if (moves) {
+        if (!found_varying) {
+          row[kAccessVaryingStride] = SignedLog(static_cast<double>(std::llabs(stride)));
+          lines = stride == 0 ? extent : LinesAlong(extent, std::llabs(stride), bytes);
+          found_varying = true;
+        } else {
+          lines *= extent;
+        }
+        footprint.Add(extent, std::llabs(stride));
+      }
+      iterations *= extent;
       row[moves ? kAccessTouchedExtent : kAccessReuseExtent] += loop.log_extent;
     }
+    const double elements = footprint.Elements(approximate);
     row[kAccessApproximate] = approximate ? 1.0f : 0.0f;
+    row[kAccessElementBytes] = SignedLog(bytes);
+    row[kAccessUniqueBytes] = SignedLog(elements * bytes);
+    row[kAccessCacheLines] = SignedLog(std::min(lines, elements));
   }
 
  private:
-  /*! \brief A buffer's element offset per index, and whether it is known (else all 1). */
+  /*! \brief A buffer's element offset per index, whether it is known (else all 1), and the
+   *  bytes of one element (0 when its dtype is not known). */
   struct Layout {
     bool known = false;
     std::vector<int64_t> multipliers;
+    double element_bytes = 0.0;
   };
+
+  /*! \brief The distinct elements a nest of moving loops touches, built innermost first. */
+  struct Footprint {
+    double product = 1.0;  // product of the extents
+    double span = 1.0;     // 1 + sum |stride| x (extent - 1)
+
+    void Add(double extent, int64_t stride) {
+      product *= extent;
+      span += static_cast<double>(stride) * (extent - 1.0);
+    }
+    /*! \brief The span bounds the footprint only when the offset is affine. */
+    double Elements(bool approximate) const {
+      return approximate ? product : std::min(product, span);
+    }
+  };
+
+  /*! \brief 64-byte lines covered by `extent` elements `stride` elements apart, at most one
+   *  per element. */
+  static double LinesAlong(double extent, int64_t stride, double bytes) {
+    const double span_bytes = ((extent - 1.0) * static_cast<double>(stride) + 1.0) * bytes;
+    return std::min(extent, std::ceil(span_bytes / kCacheLineBytes));
+  }
 
   /*!
    * \brief The layout of `buffer` accessed with `rank` indices, worked out once per buffer of
@@ -275,8 +326,25 @@ class AccessAnalyzer::Impl {
     auto [it, fresh] = layouts_.try_emplace(buffer);
     if (fresh || it->second.multipliers.size() != rank) {
       it->second.known = RowMajorMultipliers(buffer, rank, &it->second.multipliers);
+      it->second.element_bytes = ElementBytes(buffer);
     }
     return it->second;
+  }
+
+  /*! \brief Bytes of one element of `buffer` (bits x lanes, rounded up), 0 when not known. */
+  double ElementBytes(const TVMFFIObject* buffer) {
+    if (!IsVar(buffer)) return 0.0;
+    const ffi::Any type_field = ReadField(buffer, var_ty_);
+    const TVMFFIObject* type = ObjectOf(type_field);
+    if (type == nullptr || type->type_index != buffer_type_) return 0.0;
+    const ffi::Any prim_field = ReadField(type, buffer_dtype_);
+    const TVMFFIObject* prim = ObjectOf(prim_field);
+    if (prim == nullptr || prim->type_index != prim_type_) return 0.0;
+    const ffi::Any dtype = ReadField(prim, prim_dtype_);
+    const TVMFFIAny* raw = ffi::details::AnyUnsafe::TVMFFIAnyPtrFromAny(dtype);
+    if (raw->type_index != kTVMFFIDataType) return 0.0;
+    const int64_t bits = static_cast<int64_t>(raw->v_dtype.bits) * raw->v_dtype.lanes;
+    return static_cast<double>((bits + 7) / 8);
   }
 
   /*! \brief Whether `obj` is a variable (loop, block and buffer variables alike). */
@@ -410,10 +478,10 @@ class AccessAnalyzer::Impl {
   }
 
   const int32_t var_, int_imm_, add_, sub_, mul_, floordiv_, floormod_, cast_, load_, store_,
-      realize_, buffer_type_;
+      realize_, buffer_type_, prim_type_;
   const TVMFFIFieldInfo *int_value_, *lhs_, *rhs_, *cast_value_, *load_buffer_, *load_indices_,
       *store_buffer_, *store_indices_, *iter_values_, *block_, *iter_vars_, *iter_var_var_,
-      *var_ty_, *shape_, *strides_;
+      *var_ty_, *shape_, *strides_, *buffer_dtype_, *prim_dtype_;
   bool enabled_ = false;
   std::unordered_map<const TVMFFIObject*, AffineForm> bindings_;  // block var -> its value
   std::unordered_map<const TVMFFIObject*, Layout> layouts_;       // buffer -> its layout

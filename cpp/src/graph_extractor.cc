@@ -236,6 +236,7 @@ class GraphExtractor::Impl {
         const LoopContext context = f.parent >= 0 ? inner_context_[f.parent] : LoopContext{};
         context.WriteTo(row);
         loop_var_ = nullptr;
+        loop_extent_ = 0;
         Expand(f, id, entry, &g);
         // Expand only queues the children, so what they read below is in place in time.
         if (entry.is_block_realize) access_.BindBlockVars(f.obj);
@@ -245,8 +246,9 @@ class GraphExtractor::Impl {
         int32_t loop = -1;
         if (entry.is_for && loop_var_ != nullptr) {
           const float log_extent = row[kLoopExtent];
-          loops_.push_back(LoopLink{{loop_var_, log_extent, log_extent == SignedLog(1.0)},
-                                    context.innermost_loop});
+          loops_.push_back(
+              LoopLink{{loop_var_, log_extent, loop_extent_, log_extent == SignedLog(1.0)},
+                       context.innermost_loop});
           loop = static_cast<int32_t>(loops_.size()) - 1;
         }
         inner_context_.push_back(context.Inner(row, entry.is_for, loop));
@@ -387,7 +389,10 @@ class GraphExtractor::Impl {
           TVMFFIAny v = ReadField(f.obj, field);
           if (IsObject(v) && !IsString(v)) {
             if (entry.is_for && field.role == FieldRole::kBinder) loop_var_ = v.v_obj;
-            if (field.role == FieldRole::kForExtent) ConstValue(v, &row[kLoopExtent]);
+            if (field.role == FieldRole::kForExtent) {
+              ConstValue(v, &row[kLoopExtent]);
+              loop_extent_ = IntConstant(v);
+            }
             if (field.role == FieldRole::kAnnotations) AnnotationFeatures(v, row);
             Queue(v, id, id, field.role == FieldRole::kBinder ? id : -1);
           } else {
@@ -416,6 +421,19 @@ class GraphExtractor::Impl {
         if (value.type_index == kTVMFFIFloat) *out = SignedLog(value.v_float64);
       }
     }
+  }
+
+  /*! \brief The value of an ir.IntImm (or a plain int), 0 for anything else. */
+  int64_t IntConstant(const TVMFFIAny& v) {
+    if (v.type_index == kTVMFFIInt) return v.v_int64;
+    if (v.type_index != int_imm_index_) return 0;
+    const auto* obj = static_cast<const TVMFFIObject*>(v.v_obj);
+    for (const FieldEntry& field : Entry(v.type_index).fields) {
+      if (field.role != FieldRole::kConstValue) continue;
+      TVMFFIAny value = ReadField(obj, field);
+      if (value.type_index == kTVMFFIInt) return value.v_int64;
+    }
+    return 0;
   }
 
   void AnnotationFeatures(const TVMFFIAny& v, float* row) {
@@ -542,6 +560,7 @@ class GraphExtractor::Impl {
   std::vector<LoopLink> loops_;             // every For met, in walk order
   std::vector<EnclosingLoop> enclosing_;
   const TVMFFIObject* loop_var_ = nullptr;  // the loop_var of the For being expanded
+  int64_t loop_extent_ = 0;                 // its constant extent, 0 when not constant
   AccessAnalyzer access_;
   std::vector<EdgeType> kind_;
   std::vector<std::pair<int32_t, int32_t>> uses_, def_use_;

@@ -282,7 +282,9 @@ class ReferenceWalker:
         out = dict(context)  # float32 values: the sums round as the pass's do
         if any(t.type_key == "tirx.For" for t in _lineage(info)):
             extent = np.float32(row[c["loop_extent"]])
-            out["loops"] = ((obj.loop_var.__chandle__(), extent), *context["loops"])
+            is_int = _is_node(obj.extent) and _type_info(obj.extent).type_key == "ir.IntImm"
+            loop = (obj.loop_var.__chandle__(), extent, obj.extent.value if is_int else 0)
+            out["loops"] = (loop, *context["loops"])
             out["enclosing_loops"] += np.float32(1.0)
             out["enclosing_extent"] += extent
             if row[c["for_parallel"]] or row[c["for_thread_binding"]]:
@@ -375,23 +377,56 @@ class ReferenceWalker:
         for index, multiplier in zip(indices, multipliers or [1] * len(indices), strict=True):
             offset = offset.plus(self._affine(index), multiplier)
         c = self.col
-        moved_by = [(h, extent) for h, extent in loops if extent != np.float32(signed_log(1))]
+        approximate = multipliers is None or bool(offset.opaque)
+        element_bytes = self._element_bytes(buffer)
+        moved_by = [loop for loop in loops if loop[1] != np.float32(signed_log(1))]
         touched, reuse, varying_found = np.float32(0.0), np.float32(0.0), False
-        for i, (handle, extent) in enumerate(moved_by):
+        product, span, iterations, lines, reuse_found = 1.0, 1.0, 1.0, 1.0, False
+
+        def elements() -> float:
+            return product if approximate else min(product, span)
+
+        for i, (handle, extent, constant) in enumerate(moved_by):
             stride = abs(offset.terms.get(handle, 0))
             moves = stride != 0 or handle in offset.opaque
+            count = float(max(constant, 1))
             if i == 0:
                 row[c["access_innermost_stride"]] = signed_log(stride)
+            if not moves and not reuse_found:
+                row[c["access_reuse_distance_bytes"]] = signed_log(elements() * element_bytes)
+                row[c["access_reuse_distance_iters"]] = signed_log(iterations)
+                reuse_found = True
             if moves and not varying_found:
                 row[c["access_varying_stride"]] = signed_log(stride)
+                span_bytes = ((count - 1.0) * stride + 1.0) * element_bytes
+                lines = min(count, math.ceil(span_bytes / 64.0)) if stride else count
                 varying_found = True
+            elif moves:
+                lines *= count
             if moves:
                 touched += extent
+                product *= count
+                span += stride * (count - 1.0)
             else:
                 reuse += extent
+            iterations *= count
         row[c["access_touched_extent"]] = touched
         row[c["access_reuse_extent"]] = reuse
-        row[c["access_approximate"]] = float(multipliers is None or bool(offset.opaque))
+        row[c["access_approximate"]] = float(approximate)
+        row[c["access_element_bytes"]] = signed_log(element_bytes)
+        row[c["access_unique_bytes"]] = signed_log(elements() * element_bytes)
+        row[c["access_cache_lines"]] = signed_log(min(lines, elements()))
+
+    @staticmethod
+    def _element_bytes(buffer: Any) -> float:
+        """Bytes of one element (bits x lanes, rounded up); 0 when the dtype is not known."""
+        buffer_type = getattr(buffer, "ty", None)
+        if not _is_node(buffer_type) or _type_info(buffer_type).type_key != "tirx.BufferType":
+            return 0.0
+        dtype = getattr(buffer_type.dtype, "dtype", None)
+        if not isinstance(dtype, tvm_ffi.dtype):
+            return 0.0
+        return float((dtype.bits * dtype.lanes + 7) // 8)
 
     def _child(self, v: Any, parent: int, owner: int, binder: int, out: list) -> None:
         if not _is_node(v):

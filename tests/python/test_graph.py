@@ -202,14 +202,23 @@ def _by_value(rows: list) -> np.ndarray:
     return np.array(sorted(rows, key=lambda row: tuple(round(x, 2) for x in row)))
 
 
-def _access_rows(func) -> np.ndarray:
-    """The access columns of every load and store, in `_by_value` order."""
+MEMORY_COLUMNS = [
+    "access_element_bytes",
+    "access_unique_bytes",
+    "access_cache_lines",
+    "access_reuse_distance_bytes",
+    "access_reuse_distance_iters",
+]
+
+
+def _access_rows(func, columns: list[str] = ACCESS_COLUMNS) -> np.ndarray:
+    """The `columns` of every load and store, in `_by_value` order."""
     graph = tpgnn.extract_graph(func)
     vocab = node_type_vocabulary()
     accesses = (graph.node_type == vocab.index("ir.TensorLoad")) | (
         graph.node_type == vocab.index("tirx.BufferStore")
     )
-    cols = [node_feature_names().index(c) for c in ACCESS_COLUMNS]
+    cols = [node_feature_names().index(c) for c in columns]
     return _by_value(graph.node_features[accesses][:, cols].tolist())
 
 
@@ -267,9 +276,58 @@ def test_access_columns_give_strides_and_reuse(schedule, expected):
     np.testing.assert_allclose(_access_rows(sch.mod), _by_value(expected), rtol=1e-6)
 
 
+def _memory(element: int, unique: int, lines: int, reuse_bytes: int, reuse_iters: int):
+    """Expected memory columns from byte and line counts (0 reuse: no loop reuses it)."""
+    return tuple(math.log1p(x) for x in (element, unique, lines, reuse_bytes, reuse_iters))
+
+
+def _window_sum() -> tvm.s_tir.Schedule:
+    """Y[i] = sum_r X[i + r] in float16, i < 16, r < 3: windows that overlap."""
+    from tvm import te
+
+    x = te.placeholder((18,), name="X", dtype="float16")
+    r = te.reduce_axis((0, 3), name="r")
+    y = te.compute((16,), lambda i: te.sum(x[i + r], axis=r), name="Y")
+    return tvm.s_tir.Schedule(te.create_prim_func([x, y]))
+
+
+@pytest.mark.parametrize(
+    ("program", "expected"),
+    [
+        # C is reused along k (the next element 4 bytes on), 64 x 48 float32 in 3 lines a row;
+        # A reuses its 32-element row along j; B its whole 6 KB along i, and walks a column
+        # with stride 48, a line per element, for each j.
+        (
+            _matmul_schedule,
+            3 * [_memory(4, 12288, 192, 4, 1)]
+            + [_memory(4, 8192, 128, 128, 32), _memory(4, 6144, 1536, 6144, 1536)],
+        ),
+        # X's 16 windows of 3 overlap: the span (18 elements) bounds its footprint, not 48.
+        (_window_sum, 3 * [_memory(2, 32, 1, 2, 1)] + [_memory(2, 36, 16, 0, 0)]),
+        # fused // 48 is not affine: C and A count every iteration of the fused loop as new;
+        # C keeps the stride 1 of fused % 48 (3 lines a row), A has none (a line each);
+        # B (fused % 48, stride 1, no fused // 48) is bounded by its span.
+        (
+            lambda: _scheduled(_matmul_schedule(), _fused),
+            3 * [_memory(4, 12288, 192, 4, 1)]
+            + [_memory(4, 4 * 98304, 6144, 0, 0), _memory(4, 4 * 4560, 4560, 0, 0)],
+        ),
+    ],
+    ids=["matmul", "window_sum", "fused_ij"],
+)
+def test_memory_columns_give_bytes_lines_and_reuse_distance(program, expected):
+    rows = _access_rows(program().mod, MEMORY_COLUMNS)
+    np.testing.assert_allclose(rows, _by_value(expected), rtol=1e-6)
+
+
+def _scheduled(sch: tvm.s_tir.Schedule, schedule) -> tvm.s_tir.Schedule:
+    schedule(sch)
+    return sch
+
+
 def test_access_columns_are_zero_off_accesses(scheduled_programs):
     vocab = node_type_vocabulary()
-    cols = [node_feature_names().index(c) for c in ACCESS_COLUMNS]
+    cols = [node_feature_names().index(c) for c in ACCESS_COLUMNS + MEMORY_COLUMNS]
     for mod in scheduled_programs["conv2d"]:
         graph = tpgnn.extract_graph(mod)
         accesses = (graph.node_type == vocab.index("ir.TensorLoad")) | (

@@ -1,12 +1,25 @@
 /*!
  * \file tpgnn/access_pattern.h
  * \brief Memory-access features of buffer loads and stores: their stride along the enclosing
- *  loops, and how many of those loops touch new elements or reuse the same ones.
+ *  loops, how many of those loops touch new elements or reuse the same ones, and what that
+ *  costs in bytes, cache lines and reuse distance.
  *
  * MetaSchedule's XGBModel describes every store by such facts (PerStoreFeature). In the graph
  * they are index arithmetic several edges away from the access, behind block-variable bindings,
  * which message passing recovers poorly; so the pass works them out once and writes them on
- * the access node (columns kAccessInnermostStride ... kAccessApproximate).
+ * the access node (columns kAccessInnermostStride ... kAccessReuseDistanceIters). XGBoost leans
+ * most on PerStoreFeature's bytes, cache lines and reuse distance (benchmarks/
+ * bench_feature_sufficiency.py), which is why the pass also writes its own versions of those.
+ *
+ * Footprints count distinct elements: the product of the moving loops' extents, or the span of
+ * the offsets they reach (1 + sum |stride| x (extent - 1)) when that is smaller, as for the
+ * overlapping windows of a convolution; the span is used only when the offset is affine. Cache
+ * lines are 64 bytes: along the innermost moving loop, the lines its span covers (each element
+ * its own line when the stride is not known), times the other moving loops' extents, at most
+ * one per element of the footprint. The reuse distance is measured inside the innermost loop
+ * that leaves the access where it is: the footprint of the loops inside it (bytes) and their
+ * iteration count; both 0 when no loop reuses the access. A loop whose extent is not constant
+ * counts as extent 1.
  *
  * Indices are read as affine forms in the loop variables: block variables are replaced by the
  * values their SBlockRealize binds, buffers are flattened row-major (or by explicit constant
@@ -28,6 +41,7 @@ namespace tpgnn {
 struct EnclosingLoop {
   const TVMFFIObject* var;  // For.loop_var
   float log_extent;         // the loop's loop_extent feature
+  int64_t extent;           // its constant extent, 0 when not constant
   bool single_iteration;    // its extent is the constant 1: it moves nothing
 };
 

@@ -64,6 +64,14 @@ enum NodeFeature : int32_t {
   kAccessTouchedExtent,    // sum of loop_extent of the loops that move it: log of elements touched
   kAccessReuseExtent,      // sum of loop_extent of the loops that do not: log of reuse
   kAccessApproximate,      // 1 when an index or the layout is not affine in the loop variables
+  // What the access costs the memory system, over the same loops (see access_pattern.h). The
+  // footprint is the number of distinct elements touched: the product of the moving loops'
+  // extents, or the span of the offsets they reach when that is smaller (overlapping windows).
+  kAccessElementBytes,          // SignedLog of the bytes of one element of the buffer
+  kAccessUniqueBytes,           // SignedLog of footprint x element bytes
+  kAccessCacheLines,            // SignedLog of the 64-byte lines the access walks through
+  kAccessReuseDistanceBytes,    // SignedLog of the footprint inside the innermost reusing loop
+  kAccessReuseDistanceIters,    // SignedLog of the iterations inside that loop
   kNumNodeFeatures
 };
 
@@ -105,7 +113,12 @@ inline constexpr const char* kNodeFeatureNames[kNumNodeFeatures] = {"is_const",
                                                                     "access_varying_stride",
                                                                     "access_touched_extent",
                                                                     "access_reuse_extent",
-                                                                    "access_approximate"};
+                                                                    "access_approximate",
+                                                                    "access_element_bytes",
+                                                                    "access_unique_bytes",
+                                                                    "access_cache_lines",
+                                                                    "access_reuse_distance_bytes",
+                                                                    "access_reuse_distance_iters"};
 
 /*! \brief Edge kinds of the graph; the value is what `edge_type` holds. */
 enum EdgeType : int64_t {
