@@ -291,10 +291,16 @@ def _window_sum() -> tvm.s_tir.Schedule:
     return tvm.s_tir.Schedule(te.create_prim_func([x, y]))
 
 
+def _scheduled(sch: tvm.s_tir.Schedule, schedule) -> tvm.s_tir.Schedule:
+    schedule(sch)
+    return sch
+
+
 @pytest.mark.parametrize(
     ("program", "expected"),
     [
-        # C is reused along k (the next element 4 bytes on), 64 x 48 float32 in 3 lines a row;
+        # C is reused along k with nothing in between (a reuse distance of one element, 4
+        # bytes), 64 x 48 float32 in 3 lines a row;
         # A reuses its 32-element row along j; B its whole 6 KB along i, and walks a column
         # with stride 48, a line per element, for each j.
         (
@@ -318,11 +324,6 @@ def _window_sum() -> tvm.s_tir.Schedule:
 def test_memory_columns_give_bytes_lines_and_reuse_distance(program, expected):
     rows = _access_rows(program().mod, MEMORY_COLUMNS)
     np.testing.assert_allclose(rows, _by_value(expected), rtol=1e-6)
-
-
-def _scheduled(sch: tvm.s_tir.Schedule, schedule) -> tvm.s_tir.Schedule:
-    schedule(sch)
-    return sch
 
 
 def test_access_columns_are_zero_off_accesses(scheduled_programs):
