@@ -325,18 +325,28 @@ class AccessAnalyzer::Impl {
   const Layout& LayoutOf(const TVMFFIObject* buffer, size_t rank) {
     auto [it, fresh] = layouts_.try_emplace(buffer);
     if (fresh || it->second.multipliers.size() != rank) {
-      it->second.known = RowMajorMultipliers(buffer, rank, &it->second.multipliers);
-      it->second.element_bytes = ElementBytes(buffer);
+      const TVMFFIObject* type = BufferTypeOf(buffer);
+      it->second.known = RowMajorMultipliers(type, rank, &it->second.multipliers);
+      it->second.element_bytes = ElementBytes(type);
     }
     return it->second;
   }
 
-  /*! \brief Bytes of one element of `buffer` (bits x lanes, rounded up), 0 when not known. */
-  double ElementBytes(const TVMFFIObject* buffer) {
-    if (!IsVar(buffer)) return 0.0;
+  /*!
+   * \brief The `tirx.BufferType` of a buffer variable, null when `buffer` is not one. The
+   *  variable holds its type, so the pointer is valid as long as `buffer` is.
+   */
+  const TVMFFIObject* BufferTypeOf(const TVMFFIObject* buffer) {
+    if (!IsVar(buffer)) return nullptr;
     const ffi::Any type_field = ReadField(buffer, var_ty_);
     const TVMFFIObject* type = ObjectOf(type_field);
-    if (type == nullptr || type->type_index != buffer_type_) return 0.0;
+    return type != nullptr && type->type_index == buffer_type_ ? type : nullptr;
+  }
+
+  /*! \brief Bytes of one element of a buffer of `type` (bits x lanes, rounded up), 0 when
+   *  not known. */
+  double ElementBytes(const TVMFFIObject* type) {
+    if (type == nullptr) return 0.0;
     const ffi::Any prim_field = ReadField(type, buffer_dtype_);
     const TVMFFIObject* prim = ObjectOf(prim_field);
     if (prim == nullptr || prim->type_index != prim_type_) return 0.0;
@@ -353,16 +363,14 @@ class AccessAnalyzer::Impl {
   }
 
   /*!
-   * \brief The element offset of each index of `buffer`: its constant strides, else the
-   *  row-major products of its constant shape. False (and 1s) when the layout is not known.
+   * \brief The element offset of each index of a buffer of `type`: its constant strides,
+   *  else the row-major products of its constant shape. False (and 1s) when the layout is
+   *  not known.
    */
-  bool RowMajorMultipliers(const TVMFFIObject* buffer, size_t rank,
+  bool RowMajorMultipliers(const TVMFFIObject* type, size_t rank,
                            std::vector<int64_t>* multipliers) {
     multipliers->assign(rank, 1);
-    if (!IsVar(buffer)) return false;
-    const ffi::Any type_field = ReadField(buffer, var_ty_);
-    const TVMFFIObject* type = ObjectOf(type_field);
-    if (type == nullptr || type->type_index != buffer_type_) return false;
+    if (type == nullptr) return false;
     std::vector<int64_t> strides = ConstantList(ReadField(type, strides_));
     if (!strides.empty()) {
       if (strides.size() != rank || std::count(strides.begin(), strides.end(), -1) > 0) {

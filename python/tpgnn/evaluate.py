@@ -273,7 +273,8 @@ def evaluate(args: argparse.Namespace) -> dict:
     scores = {"gnn": score_graphs(model, test.graphs, torch.device("cpu"))}
     scores |= baseline_scores(train, train_features, test_features)
     rows = network_rows(test, scores)
-    protocol = {network: "test split, shipped model and baselines fitted on its training data"
+    gnn = "shipped model" if args.checkpoint is None else f"GNN {checkpoint}"
+    protocol = {network: f"test split, {gnn} and baselines fitted on its training data"
                 for network, models in rows.items() if models["gnn"]["num_tasks"] > 0}
     if holdouts:
         val = load_graph_set(args.train_data, ["val"], cache_dir=args.cache_dir,

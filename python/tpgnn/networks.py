@@ -142,6 +142,12 @@ NETWORKS: dict[str, NetworkSpec] = {
     "efficientnet_b0": NetworkSpec(_tv("efficientnet_b0"), (1, 3, 224, 224)),
     # Grouped 3x3 convolutions of widths no other network uses.
     "regnet_x_400mf": NetworkSpec(_tv("regnet_x_400mf"), (1, 3, 224, 224)),
+    # Large kernels with large strides (11x11 stride 4, 5x5) and wide dense layers.
+    "alexnet": NetworkSpec(_tv("alexnet"), (1, 3, 224, 224)),
+    # Channel shuffles (reshape and transpose) between depthwise 3x3 and 1x1 convolutions.
+    "shufflenet_v2_x1_0": NetworkSpec(_tv("shufflenet_v2_x1_0"), (1, 3, 224, 224)),
+    # Depthwise 7x7 convolutions, LayerNorm and GELU over channels-last activations.
+    "convnext_tiny": NetworkSpec(_tv("convnext_tiny"), (1, 3, 224, 224)),
 }
 """Registered networks, in the order the collector visits them."""
 

@@ -15,7 +15,7 @@ def test_registry_has_the_required_networks():
 
 def test_unknown_network_is_a_value_error():
     with pytest.raises(ValueError, match="network must be one of"):
-        build_network("alexnet")
+        build_network("no_such_network")
 
 
 @pytest.mark.slow

@@ -99,7 +99,7 @@ def test_cli_refuses_unknown_cost_model_listing_valid_ones(capsys):
 
 def test_cli_refuses_bad_network_and_trials(capsys):
     with pytest.raises(SystemExit):
-        build_parser().parse_args(["tune", "--network", "alexnet"])
+        build_parser().parse_args(["tune", "--network", "no_such_network"])
     assert "resnet18" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         build_parser().parse_args(["tune", "--trials", "0"])

@@ -60,7 +60,7 @@ def test_options_map_onto_config():
 @pytest.mark.parametrize(
     "argv",
     [
-        ("--networks", "alexnet"),
+        ("--networks", "no_such_network"),
         ("--target", "llvm -num-cores 2"),
         ("--rpc-tracker", "nohost"),
         ("--samples-per-workload", "0"),
