@@ -14,7 +14,7 @@ ensemble on that half, and the other way round.
 
 Checkpoints must have been trained on the same records (``--data-snapshot-of``), e.g.::
 
-    OMP_NUM_THREADS=1 .venv/bin/tpgnn train --epochs 16 --seed 2 \\
+    OMP_NUM_THREADS=1 .venv/bin/tpgnn train --epochs 11 --seed 2 \\
         --type-vectors python/tpgnn/pretrained/node_type_vectors.pt \\
         --data-snapshot-of python/tpgnn/pretrained/tpgnn.pt --out out/seed2.pt
     .venv/bin/python benchmarks/bench_seed_ensemble.py python/tpgnn/pretrained/tpgnn.pt \\

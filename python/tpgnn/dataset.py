@@ -292,6 +292,8 @@ def load_graph_set(
         unknown = splits - {"train", "val", "test"}
         if unknown:
             raise ValueError(f"splits must be among 'train', 'val', 'test', got {sorted(unknown)}")
+    from .collect.shard import workload_key
+
     wanted_networks = set(networks) if networks is not None else None
     dirs, workload_info = dataset_layout(data_dir)
     packed = load_packed_shards(dirs, Path(cache_dir) if cache_dir else None, workers)
@@ -306,7 +308,7 @@ def load_graph_set(
         for i, workload in enumerate(shard["workload"].tolist()):
             if limit is not None and int(shard["record"][i]) >= limit:
                 continue
-            key = f"{d.name}/{workload}"
+            key = workload_key(d.name, workload)
             info = workload_info.get(key) or {"networks": {d.name: {"weight": 1}}}
             if splits is not None and info.get("split") not in splits:
                 continue

@@ -51,17 +51,16 @@ def network_rows(test, scores: dict[str, torch.Tensor]) -> dict[str, dict[str, d
     return rows
 
 
-def task_rows(test, scores: dict[str, torch.Tensor]) -> dict[str, dict]:
+def task_rows(test, per_model: dict[str, list]) -> dict[str, dict]:
     """Per task: its weight, programs and best measured seconds, and for each model the true
     seconds of its top pick, the best of its top 5 and its pairwise accuracy there.
 
+    ``per_model`` holds each model's :func:`tpgnn.train.task_scores` over all of ``test``.
     The top-k scores add seconds over tasks, weighted by use, so a few slow, heavily used
     tasks decide them; these rows show which tasks a model loses on.
     """
     from .metrics import best_in_top_k, pairwise_accuracy
-    from .train import task_scores
 
-    per_model = {model: task_scores(test, s) for model, s in scores.items()}
     rows = {}
     for i, key in enumerate(test.tasks):
         some = next(iter(per_model.values()))[i]
@@ -273,6 +272,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     scores = {"gnn": score_graphs(model, test.graphs, torch.device("cpu"))}
     scores |= baseline_scores(train, train_features, test_features)
     rows = network_rows(test, scores)
+    per_task = {model: task_scores(test, s) for model, s in scores.items()}
     gnn = "shipped model" if args.checkpoint is None else f"GNN {checkpoint}"
     protocol = {network: f"test split, {gnn} and baselines fitted on its training data"
                 for network, models in rows.items() if models["gnn"]["num_tasks"] > 0}
@@ -297,11 +297,10 @@ def evaluate(args: argparse.Namespace) -> dict:
         "test_tasks": len(test.tasks),
         "train_programs": len(train),
         "rows": rows,
-        "tasks": task_rows(test, scores),
+        "tasks": task_rows(test, per_task),
         "protocol": protocol,
         "gnn_vs_xgb": improvement(rows),
-        "gnn_vs_xgb_interval": compare_models(task_scores(test, scores["gnn"]),
-                                              task_scores(test, scores["xgb"])),
+        "gnn_vs_xgb_interval": compare_models(per_task["gnn"], per_task["xgb"]),
     }
     print(format_table(rows))
     for network, how in protocol.items():

@@ -30,6 +30,7 @@ from .shard import (
     WORKLOAD_FILE,
     parse_record,
     parse_workload,
+    workload_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -244,7 +245,7 @@ def load_dataset(
     for d in shard_dirs(data_dir):
         shard = load_shard(d, on_error)
         for s in shard.samples:
-            info = workloads.get(f"{d.name}/{s.workload}", {})
+            info = workloads.get(workload_key(d.name, s.workload), {})
             if split is None or info.get("split") == split:
                 yield info, s
 

@@ -46,7 +46,7 @@ from .manifest import (
 from .measure import Measured, Measurer
 from .progress import progress_bar
 from .quality import session_quality
-from .shard import FAILURE_COST, REMEASURE_FILE, SHARDS_DIR
+from .shard import FAILURE_COST, REMEASURE_FILE, SHARDS_DIR, workload_key
 from .workers import stub_gpu_intrinsics, target_of
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def recovered_by_split(
     out: dict[str, int] = {}
     for sample in shard.samples:
         if sample.record in succeeded and not first_measurement(sample).ok:
-            split = workload_splits.get(f"{shard.name}/{sample.workload}") or "unknown"
+            split = workload_splits.get(workload_key(shard.name, sample.workload)) or "unknown"
             out[split] = out.get(split, 0) + 1
     return dict(sorted(out.items()))
 
@@ -158,7 +158,7 @@ def pending_workloads(
         for sample in shard.samples:
             by_workload[sample.workload].append(sample)
         for workload, samples in sorted(by_workload.items()):
-            split = workload_splits.get(f"{shard.name}/{workload}")
+            split = workload_splits.get(workload_key(shard.name, workload))
             if split not in order:
                 continue
             if not any((s.meta or {}).get("session") in sessions for s in samples):
@@ -245,13 +245,13 @@ def _remeasure_locked(
     elsewhere = refuse_other_cpu(
         manifest,
         {
-            f"{shard.name}/{workload}": {(s.meta or {}).get("session") for s in samples}
+            workload_key(shard.name, workload): {(s.meta or {}).get("session") for s in samples}
             for shard, workload, samples in todo
         },
         root,
         allow_other_cpu,
     )
-    todo = [item for item in todo if f"{item[0].name}/{item[1]}" not in elsewhere]
+    todo = [item for item in todo if workload_key(item[0].name, item[1]) not in elsewhere]
     stats.pending = len(todo)
     session = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
     session_info = {
@@ -340,7 +340,7 @@ def _remeasure_workload(
             only_ever_failed = not any(s.ok for s, _ in chunk)
             results: list[Measured] = measurer.run(
                 [c for _, c in chunk], target, only_ever_failed,
-                f"{shard.name}/{chunk[0][0].workload}")
+                workload_key(shard.name, chunk[0][0].workload))
             for (sample, _), result in zip(chunk, results, strict=True):
                 lines[sample.record] = _line(sample, result.run_secs, result.error, session,
                                              result.load)

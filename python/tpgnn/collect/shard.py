@@ -49,6 +49,7 @@ __all__ = [
     "Shard",
     "parse_record",
     "parse_workload",
+    "workload_key",
 ]
 
 WORKLOAD_FILE = "database_workload.json.gz"
@@ -57,6 +58,13 @@ SIDECAR_FILE = "measurements.jsonl.gz"
 REMEASURE_FILE = "remeasurements.jsonl.gz"
 SHARDS_DIR = "shards"
 """Shards live in ``<data_dir>/shards/<name>/``."""
+
+
+def workload_key(shard: str, workload: int) -> str:
+    """``SHARD/INDEX``: how the manifest's ``workloads`` name a workload of a shard (its line
+    in the shard's workload table), the one key splits and network weights are looked up by."""
+    return f"{shard}/{workload}"
+
 FAILURE_COST = 1e10
 """The cost MetaSchedule records for a program that failed to build or run."""
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from .candidates import RANDOM
 from .config import CollectConfig
-from .shard import FAILURE_COST, SHARDS_DIR, Shard
+from .shard import FAILURE_COST, SHARDS_DIR, Shard, workload_key
 from .split import assign_split
 from .workloads import Workload
 
@@ -54,7 +54,7 @@ class WorkloadState:
 
     @property
     def key(self) -> str:
-        return f"{self.shard.name}/{self.index}"
+        return workload_key(self.shard.name, self.index)
 
 
 def open_states(
@@ -85,7 +85,7 @@ def open_states(
             index = shard.add_workload(wl.mod)
             where[wl.shash] = (name, index)
         shard = shards[name]
-        prev = old.get(f"{name}/{index}")
+        prev = old.get(workload_key(name, index))
         if prev is not None:  # the split is fixed once written
             split, shared = prev["split"], prev["shared_with_train"]
         else:
